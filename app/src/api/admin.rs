@@ -1,0 +1,324 @@
+//! Admins' server functions: users, quotas, domains, edges and the audit log.
+
+use leptos::prelude::*;
+
+use super::error::AppError;
+use crate::models::{AuditRow, DomainRow, GroupRow, UserRow};
+
+/// A user by name, or [`AppError::NotFound`].
+#[cfg(feature = "ssr")]
+async fn find_user(
+    engine: &engine::Engine,
+    username: &str,
+) -> Result<engine::users::User, AppError> {
+    engine
+        .user_by_name(username)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("user {username}")))
+}
+
+/// Every user, with limits and the last 30 days of usage.
+#[server]
+pub async fn admin_users() -> Result<Vec<UserRow>, AppError> {
+    let _admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let today = engine.quota_day().date;
+    let first = today - chrono::Duration::days(29);
+    let mut rows = Vec::new();
+    for user in engine.list_users().await? {
+        let limits = user.quota.resolve(&engine.config().quota);
+        let history = engine.quota_history(user.id, first, today).await?;
+        let usage = (0..30)
+            .map(|offset| {
+                let day = first + chrono::Duration::days(offset);
+                let key = day.format("%Y-%m-%d").to_string();
+                let used = history
+                    .iter()
+                    .find(|(d, _)| *d == key)
+                    .map(|(_, u)| u.url + u.prefix + u.regex)
+                    .unwrap_or(0);
+                (day.format("%m-%d").to_string(), used)
+            })
+            .collect();
+        rows.push(UserRow {
+            username: user.username,
+            role: user.role.as_str().into(),
+            enabled: user.enabled,
+            can_purge: user.can_purge,
+            limits: (limits.url, limits.prefix, limits.regex, limits.batch),
+            usage,
+        });
+    }
+    Ok(rows)
+}
+
+/// Creates a user with a password.
+#[server]
+pub async fn admin_create_user(
+    username: String,
+    role: String,
+    password: String,
+) -> Result<(), AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let role = engine::users::Role::parse(&role)
+        .ok_or_else(|| AppError::Invalid("role is admin or developer".into()))?;
+    engine
+        .create_user(
+            &engine::Actor::user(&admin),
+            username.trim(),
+            role,
+            Some(&password),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Changes one thing of a user: `enabled`, `can_purge`, `role` or `password`.
+#[server]
+pub async fn admin_update_user(
+    username: String,
+    field: String,
+    value: String,
+) -> Result<(), AppError> {
+    use engine::store::UserUpdate;
+
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let user = find_user(&engine, &username).await?;
+    let flag = || value == "true";
+    let (update, password) = match field.as_str() {
+        "enabled" => (
+            UserUpdate {
+                enabled: Some(flag()),
+                ..Default::default()
+            },
+            None,
+        ),
+        "can_purge" => (
+            UserUpdate {
+                can_purge: Some(flag()),
+                ..Default::default()
+            },
+            None,
+        ),
+        "role" => {
+            let role = engine::users::Role::parse(&value)
+                .ok_or_else(|| AppError::Invalid("role is admin or developer".into()))?;
+            (
+                UserUpdate {
+                    role: Some(role),
+                    ..Default::default()
+                },
+                None,
+            )
+        }
+        "password" => (UserUpdate::default(), Some(value.as_str())),
+        other => return Err(AppError::Invalid(format!("unknown field {other}"))),
+    };
+    engine
+        .update_user(&engine::Actor::user(&admin), user.id, update, password)
+        .await?;
+    Ok(())
+}
+
+/// Sets a user's limits (empty fields keep the default).
+#[server]
+pub async fn admin_set_quota(
+    username: String,
+    url: String,
+    prefix: String,
+    regex: String,
+    batch: String,
+) -> Result<(), AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let user = find_user(&engine, &username).await?;
+    let number = |text: &str, name: &str| -> Result<Option<u32>, AppError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::Invalid(format!("{name} must be a whole number")))
+    };
+    let quota = engine::users::QuotaOverrides {
+        url: number(&url, "url")?,
+        prefix: number(&prefix, "prefix")?,
+        regex: number(&regex, "regex")?,
+        batch: number(&batch, "per request")?,
+    };
+    engine
+        .set_quota(&engine::Actor::user(&admin), user.id, quota)
+        .await?;
+    Ok(())
+}
+
+/// Every domain with its users and groups.
+#[server]
+pub async fn admin_domains() -> Result<Vec<DomainRow>, AppError> {
+    let _admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    Ok(engine
+        .list_domains()
+        .await?
+        .into_iter()
+        .map(|d| DomainRow {
+            host: d.host.to_string(),
+            users: d.users,
+            groups: d.groups,
+        })
+        .collect())
+}
+
+/// Creates a domain or assigns users and groups to it (comma-separated names).
+#[server]
+pub async fn admin_add_domain(host: String, users: String, groups: String) -> Result<(), AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let list = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    engine
+        .add_domain(
+            &engine::Actor::user(&admin),
+            &host,
+            &list(&users),
+            &list(&groups),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Every edge group with its nodes.
+#[server]
+pub async fn admin_groups() -> Result<Vec<GroupRow>, AppError> {
+    use crate::models::NodeRow;
+
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let zone = super::context::zone_of(&admin, &engine);
+    let health = engine.node_health();
+    let describe = |id: engine::fleet::NodeId| match health.get(&id) {
+        None => ("no recent purge".to_owned(), false),
+        Some(h) => {
+            let last = h
+                .last_success
+                .map(|t| format!("last success {}", super::context::local_time(t, &zone)))
+                .unwrap_or_else(|| "no success yet".into());
+            let text = format!(
+                "{last} · {:.0}% of the last {} failed",
+                h.failure_rate() * 100.0,
+                h.recent
+            );
+            (text, h.failure_rate() > 0.5)
+        }
+    };
+    Ok(engine
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|g| GroupRow {
+            name: g.group.name,
+            protocol: g.group.protocol.name().into(),
+            nodes: g
+                .nodes
+                .into_iter()
+                .map(|n| {
+                    let (health, unhealthy) = describe(n.id);
+                    NodeRow {
+                        id: n.id.0,
+                        addr: std::net::SocketAddr::new(n.ip, n.port).to_string(),
+                        enabled: n.enabled,
+                        health,
+                        unhealthy,
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Imports CSV lines `ip,port[,enabled]` into a group (created with `protocol` when new);
+/// returns a summary line.
+#[server]
+pub async fn admin_import_nodes(
+    group: String,
+    protocol: String,
+    csv: String,
+) -> Result<String, AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let actor = engine::Actor::user(&admin);
+    if engine.group_id(group.trim()).await?.is_none() {
+        let protocol = engine::fleet::Protocol::preset(&protocol)
+            .ok_or_else(|| AppError::Invalid("unknown protocol".into()))?;
+        engine.upsert_group(&actor, group.trim(), protocol).await?;
+    }
+    let report = engine.import_nodes(&actor, group.trim(), &csv).await?;
+    let mut summary = format!(
+        "{} added, {} updated, {} refused",
+        report.added,
+        report.updated,
+        report.refused.len()
+    );
+    for (line, why) in report.refused.iter().take(10) {
+        summary.push_str(&format!("; line {line}: {why}"));
+    }
+    Ok(summary)
+}
+
+/// Enables or disables a node.
+#[server]
+pub async fn admin_set_node(id: i64, enabled: bool) -> Result<(), AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    engine
+        .set_node_enabled(
+            &engine::Actor::user(&admin),
+            engine::fleet::NodeId(id),
+            enabled,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A page (50) of the audit log, newest first, filtered by actor and action prefix.
+#[server]
+pub async fn admin_audit(
+    actor: String,
+    action: String,
+    before: Option<i64>,
+) -> Result<(Vec<AuditRow>, Option<i64>), AppError> {
+    let admin = super::context::admin().await?;
+    let engine = super::context::engine()?;
+    let zone = super::context::zone_of(&admin, &engine);
+    let filter = engine::store::AuditFilter {
+        actor: Some(actor.trim().to_owned()).filter(|a| !a.is_empty()),
+        action_prefix: Some(action.trim().to_owned()).filter(|a| !a.is_empty()),
+        before_id: before,
+        limit: 51,
+    };
+    let mut entries = engine.list_audit(&filter).await?;
+    let next = (entries.len() > 50).then(|| {
+        entries.truncate(50);
+        entries.last().map(|e| e.id)
+    });
+    let rows = entries
+        .into_iter()
+        .map(|e| AuditRow {
+            id: e.id,
+            at: super::context::local_time(e.at, &zone),
+            actor: e.actor,
+            action: e.action,
+            subject: e.subject,
+            detail: e.detail.to_string(),
+        })
+        .collect();
+    Ok((rows, next.flatten()))
+}

@@ -1,0 +1,32 @@
+//! Server functions, grouped by resource; each is a thin adapter over the engine.
+
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod admin;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod auth;
+pub mod error;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod keys;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod purges;
+pub mod system;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod tasks;
+
+#[cfg(feature = "ssr")]
+pub mod context;

@@ -1,0 +1,161 @@
+//! Checking and submitting purges, and today's quota.
+
+use leptos::prelude::*;
+
+use super::error::AppError;
+use crate::models::{LineVerdict, QuotaSummary, SubmitResult};
+
+/// Validates lines as the user types: which line is invalid and why, which domain it hits.
+#[server]
+pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict>, AppError> {
+    use engine::target::{Target, TargetKind};
+
+    let user = super::context::user().await?;
+    let engine = super::context::engine()?;
+    let kind = TargetKind::parse(&kind).ok_or_else(|| AppError::Invalid("unknown kind".into()))?;
+    let domains: Vec<(i64, engine::target::DomainName)> = engine
+        .domains_of_user(user.id)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| (i as i64, d))
+        .collect();
+    let verdicts = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(1000)
+        .map(|line| {
+            let (ok, message) = match Target::parse(kind, line) {
+                Err(error) => (false, error.to_string()),
+                Ok(target) => match engine::submit::domain_for(&domains, target.host()) {
+                    Some(index) => (true, format!("on {}", domains[index as usize].1)),
+                    None => (
+                        false,
+                        format!("{} is not one of your domains", target.host()),
+                    ),
+                },
+            };
+            LineVerdict {
+                kind: kind.as_str().into(),
+                target: line.into(),
+                ok,
+                code: None,
+                message,
+                task_id: None,
+            }
+        })
+        .collect();
+    Ok(verdicts)
+}
+
+/// Submits the three boxes (one target per line); a verdict per line.
+#[server]
+pub async fn submit_purge(
+    urls: String,
+    prefixes: String,
+    regexes: String,
+) -> Result<SubmitResult, AppError> {
+    use engine::submit::{Refusal, Source, Submission, SubmitError};
+    use engine::target::TargetKind;
+
+    let user = super::context::user().await?;
+    let engine = super::context::engine()?;
+    let lines = |text: &str, kind: TargetKind| -> Vec<(TargetKind, String)> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| (kind, l.to_owned()))
+            .collect()
+    };
+    let mut targets = lines(&urls, TargetKind::Url);
+    targets.extend(lines(&prefixes, TargetKind::Prefix));
+    targets.extend(lines(&regexes, TargetKind::Regex));
+    let submission = Submission {
+        targets,
+        callback_url: None,
+        idempotency_key: None,
+        client_task_id: None,
+        source: Source::Dashboard,
+        api_key_id: None,
+    };
+    let outcome = engine
+        .submit(&user, submission)
+        .await
+        .map_err(|error| match error {
+            SubmitError::Store(error) => AppError::from(engine::EngineError::from(error)),
+            other => AppError::Invalid(other.to_string()),
+        })?;
+    let verdicts = outcome
+        .verdicts
+        .into_iter()
+        .map(|verdict| {
+            let (ok, code, message, task_id) = match verdict.result {
+                Ok(task) => (true, None, "accepted".to_owned(), Some(task.to_string())),
+                Err(refusal) => {
+                    let (code, message) = match refusal {
+                        Refusal::Invalid(reason) => ("invalid_target", reason),
+                        Refusal::NotYourDomain => (
+                            "not_your_domain",
+                            "the host is not one of your domains".into(),
+                        ),
+                        Refusal::StillRunning => {
+                            ("still_running", "the same regex is still running".into())
+                        }
+                        Refusal::OverQuota => (
+                            "over_quota",
+                            "today's quota for this kind is used up".into(),
+                        ),
+                    };
+                    (false, Some(code.to_owned()), message, None)
+                }
+            };
+            LineVerdict {
+                kind: verdict.kind.as_str().into(),
+                target: verdict.target,
+                ok,
+                code,
+                message,
+                task_id,
+            }
+        })
+        .collect();
+    Ok(SubmitResult {
+        batch_id: outcome.batch_id.map(|id| id.to_string()),
+        verdicts,
+    })
+}
+
+/// Today's quota per kind, with the day shown in the user's zone.
+#[server]
+pub async fn today_quota() -> Result<QuotaSummary, AppError> {
+    use engine::target::TargetKind;
+
+    use crate::models::KindQuota;
+
+    let user = super::context::user().await?;
+    let engine = super::context::engine()?;
+    let quota = engine.quota_status(&user).await?;
+    let zone = super::context::zone_of(&user, &engine);
+    let left = quota.left();
+    let kinds = TargetKind::ALL
+        .into_iter()
+        .map(|kind| KindQuota {
+            kind: kind.as_str().into(),
+            limit: quota.limits.daily(kind),
+            used: quota.used.get(kind),
+            left: left.get(kind),
+        })
+        .collect();
+    let window = format!(
+        "{} – {} ({})",
+        super::context::local_time(quota.day.start, &zone),
+        super::context::local_time(quota.day.end - chrono::Duration::seconds(1), &zone),
+        zone.as_str()
+    );
+    Ok(QuotaSummary {
+        kinds,
+        window,
+        per_request: quota.limits.batch,
+    })
+}

@@ -1,0 +1,46 @@
+//! A task's progress bar and counters.
+
+use leptos::prelude::*;
+
+/// Confirmed and failed shares of `total`, with the counts as text.
+#[component]
+pub fn ProgressBar(
+    /// Confirmed nodes.
+    #[prop(into)]
+    success: Signal<u32>,
+    /// Failed nodes.
+    #[prop(into)]
+    failed: Signal<u32>,
+    /// All nodes.
+    #[prop(into)]
+    total: Signal<u32>,
+) -> impl IntoView {
+    let share = move |part: u32| {
+        let total = total.get();
+        if total == 0 {
+            0.0
+        } else {
+            f64::from(part) * 100.0 / f64::from(total)
+        }
+    };
+    view! {
+        <div class="progress" role="progressbar" aria-valuemin="0"
+            aria-valuemax=move || total.get() aria-valuenow=move || success.get() + failed.get()>
+            <span class="ok" style:width=move || format!("{:.1}%", share(success.get()))></span>
+            <span class="bad" style:width=move || format!("{:.1}%", share(failed.get()))></span>
+        </div>
+        <span class="counts" data-testid="progress-counts">
+            {move || format!("{} of {} confirmed, {} failed", success.get(), total.get(), failed.get())}
+        </span>
+    }
+}
+
+/// A status as a coloured badge.
+#[component]
+pub fn StatusBadge(
+    /// `created`, `running`, `success` or `failed`.
+    #[prop(into)]
+    status: Signal<String>,
+) -> impl IntoView {
+    view! { <span class=move || format!("badge {}", status.get()) data-testid="task-status">{status}</span> }
+}

@@ -1,0 +1,6 @@
+//! Admins' pages.
+
+pub mod audit;
+pub mod domains;
+pub mod edges;
+pub mod users;

@@ -1,0 +1,121 @@
+//! `/keys`: the user's API keys (create, shown once, copy, revoke) and ready-to-run examples.
+
+use leptos::prelude::*;
+
+use crate::api::keys::{list_keys, my_domains, CreateKey, RevokeKey};
+use crate::components::guard::RequireUser;
+
+/// The API keys page.
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    view! { <RequireUser><Keys/></RequireUser> }
+}
+
+#[component]
+fn Keys() -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_keys(),
+    );
+    let domains = Resource::new(|| (), |_| my_domains());
+    let username = move || {
+        let crate::components::guard::CurrentUser(user) = expect_context();
+        user.get()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|u| u.username)
+            .unwrap_or_default()
+    };
+    // The examples use this page's own address, known in the browser.
+    let origin = RwSignal::new("http://127.0.0.1:3000".to_owned());
+    Effect::new(move |_| {
+        if let Ok(here) = window().location().origin() {
+            origin.set(here);
+        }
+    });
+    let shown = move || create.value().get().and_then(Result::ok);
+    view! {
+        <h1>"API keys"</h1>
+        <section class="card">
+            <ActionForm action=create>
+                <label for="label">"Label"</label>
+                <input id="label" name="label" placeholder="ci-deploy" maxlength="100"/>
+                <button type="submit" class="button" data-testid="create-key">"Create key"</button>
+            </ActionForm>
+            {move || create.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+            {move || shown().map(|key| {
+                let secret = key.key.clone();
+                view! {
+                    <div class="secret" data-testid="new-key">
+                        <p>"Copy this key now: it is shown once."</p>
+                        <code data-testid="new-key-secret">{key.key.clone()}</code>
+                        <button class="button secondary" on:click=move |_| {
+                            let clipboard = window().navigator().clipboard();
+                            let _ = clipboard.write_text(&secret);
+                        }>"Copy"</button>
+                    </div>
+                }
+            })}
+        </section>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match keys.await {
+                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Ok(keys) => view! {
+                        <section class="card">
+                            <table class="table" data-testid="key-table">
+                                <thead><tr><th>"Id"</th><th>"Label"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                                <tbody>
+                                    {keys.into_iter().map(|key| {
+                                        let id = key.id.clone();
+                                        let revoked = key.revoked_at.is_some();
+                                        view! {
+                                            <tr data-testid="key-row">
+                                                <td><code>{key.id.clone()}</code></td>
+                                                <td>{key.label.clone()}</td>
+                                                <td>{key.created_at.clone()}</td>
+                                                <td>{key.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>
+                                                <td>{if revoked { format!("revoked {}", key.revoked_at.clone().unwrap_or_default()) } else { "active".into() }}</td>
+                                                <td>{(!revoked).then(|| view! {
+                                                    <button class="button danger" data-testid="revoke-key"
+                                                        on:click=move |_| { revoke.dispatch(RevokeKey { id: id.clone() }); }>"Revoke"</button>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let domain = domains.await.ok().and_then(|d| d.into_iter().find(|d| !d.starts_with('*'))).unwrap_or_else(|| "www.example.com".into());
+                let key = move || shown().map(|k| k.key).unwrap_or_else(|| "YOUR_API_KEY".into());
+                let d1 = domain.clone();
+                let d2 = domain.clone();
+                let seed000 = move || format!(
+                    "curl '{o}/api/purge?uri=http://{d1}/hello.gif&api_key={k}'\ncurl '{o}/api/q?uri=http://{d1}/hello.gif&api_key={k}'",
+                    o = origin.get(), k = key());
+                let seed004 = move || format!(
+                    "username=\"{u}\"; apiKey='{k}'\ndate=`env LANG=\"en_US.UTF-8\" date -u \"+%a, %d %b %Y %H:%M:%S GMT\"`\npassword=`echo -en \"$date\" | openssl dgst -sha1 -hmac $apiKey -binary | openssl enc -base64`\ncurl -i --url \"{o}/api/content/regular-url/purge\" -X \"POST\" -u \"$username:$password\" -H \"Date:$date\" -H \"Content-Type: application/json\" -d'{{\"urlRegulars\":[\"http://{d2}/test/.*\\\\.txt\"]}}'",
+                    u = username(), k = key(), o = origin.get());
+                let v1 = move || format!(
+                    "curl -H 'Authorization: Bearer {k}' -H 'Content-Type: application/json' -d '{{\"urls\":[\"http://{domain}/a.png\"]}}' {o}/api/v1/purges",
+                    k = key(), o = origin.get());
+                view! {
+                    <section class="card">
+                        <h2>"Examples"</h2>
+                        <h3>"URL purge API (seed 000)"</h3><pre data-testid="example-000">{seed000}</pre>
+                        <h3>"Regex purge API (seed 004)"</h3><pre data-testid="example-004">{seed004}</pre>
+                        <h3>"API v1"</h3><pre data-testid="example-v1">{v1}</pre>
+                    </section>
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,98 @@
+//! `/`: today's quota per kind, recent tasks and their success rate.
+
+use leptos::prelude::*;
+
+use crate::api::auth::ChangePassword;
+use crate::api::purges::today_quota;
+use crate::api::tasks::{list_tasks, TaskListQuery};
+use crate::components::guard::RequireUser;
+use crate::components::progress::StatusBadge;
+
+/// The landing page of the dashboard.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    view! { <RequireUser><Overview/></RequireUser> }
+}
+
+/// Changes the signed-in user's own password.
+#[component]
+fn ChangePasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    view! {
+        <section class="card">
+            <h2>"Change password"</h2>
+            <ActionForm action=change attr:class="inline">
+                <label>"Current password" <input name="current" type="password" autocomplete="current-password" required data-testid="current-password"/></label>
+                <label>"New password" <input name="new_password" type="password" autocomplete="new-password" minlength="8" required data-testid="new-password"/></label>
+                <button type="submit" class="button" data-testid="change-password">"Change"</button>
+            </ActionForm>
+            <p role="status" data-testid="password-result">{move || match change.value().get() {
+                None => String::new(),
+                Some(Ok(())) => "Password changed.".to_owned(),
+                Some(Err(error)) => error.to_string(),
+            }}</p>
+        </section>
+    }
+}
+
+#[component]
+fn Overview() -> impl IntoView {
+    let quota = Resource::new(|| (), |_| today_quota());
+    let recent = Resource::new(|| (), |_| list_tasks(TaskListQuery::default()));
+    view! {
+        <h1>"Overview"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <ErrorBoundary fallback=|errors| view! { <p class="error">{move || format!("{:?}", errors.get())}</p> }>
+                {move || Suspend::new(async move {
+                    let quota = quota.await?;
+                    Ok::<_, crate::api::error::AppError>(view! {
+                        <section class="card">
+                            <h2>"Today's quota"</h2>
+                            <p class="muted" data-testid="quota-window">{quota.window.clone()}</p>
+                            <div class="gauges">
+                                {quota.kinds.into_iter().map(|kind| {
+                                    let label = format!("{} used of {}", kind.used, kind.limit);
+                                    view! {
+                                        <div class="gauge" data-testid=format!("quota-{}", kind.kind)>
+                                            <h3>{kind.kind.clone()}</h3>
+                                            <meter min="0" max=kind.limit value=kind.used aria-label=label.clone()></meter>
+                                            <p><strong>{kind.left}</strong>" left · "{label}</p>
+                                        </div>
+                                    }
+                                }).collect_view()}
+                            </div>
+                            <p class="muted">{format!("At most {} targets per request.", quota.per_request)}</p>
+                        </section>
+                    })
+                })}
+                {move || Suspend::new(async move {
+                    let (tasks, _) = recent.await?;
+                    let finished: Vec<_> = tasks.iter().filter(|t| t.status == "success" || t.status == "failed").collect();
+                    let rate = if finished.is_empty() {
+                        "no finished task yet".to_owned()
+                    } else {
+                        let ok = finished.iter().filter(|t| t.status == "success").count();
+                        format!("{:.0}% of the last {} finished tasks succeeded", ok as f64 * 100.0 / finished.len() as f64, finished.len())
+                    };
+                    Ok::<_, crate::api::error::AppError>(view! {
+                        <section class="card">
+                            <h2>"Recent tasks"</h2>
+                            <p class="muted" data-testid="success-rate">{rate}</p>
+                            <ul class="plain">
+                                {tasks.into_iter().take(10).map(|task| view! {
+                                    <li>
+                                        <StatusBadge status=task.status.clone()/>" "
+                                        <a href=format!("/tasks/{}", task.id)>{task.target.clone()}</a>
+                                        <span class="muted">" · "{task.created_at.clone()}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            <p><a href="/purge" class="button">"New purge"</a></p>
+                        </section>
+                        <ChangePasswordForm/>
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}

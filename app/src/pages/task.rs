@@ -1,0 +1,106 @@
+//! `/tasks/{id}`: timeline, per-node results grouped by failure reason, retry.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::tasks::{get_task, RetryTask};
+use crate::components::guard::RequireUser;
+use crate::components::live::use_live_progress;
+use crate::components::progress::{ProgressBar, StatusBadge};
+
+/// The task detail page.
+#[component]
+pub fn TaskPage() -> impl IntoView {
+    view! { <RequireUser><Task/></RequireUser> }
+}
+
+#[component]
+fn Task() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let retry = ServerAction::<RetryTask>::new();
+    let live = use_live_progress();
+    // Reload when a retry was accepted, and when live progress says the task ended.
+    let finished_live = move || {
+        live.read()
+            .get(&id())
+            .map(|p| p.status == "success" || p.status == "failed")
+            .unwrap_or(false)
+    };
+    let detail = Resource::new(
+        move || (id(), retry.version().get(), finished_live()),
+        |(id, _, _)| get_task(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(error) => view! { <section class="card"><h1>"Task"</h1><p class="error" data-testid="task-error">{error.to_string()}</p></section> }.into_any(),
+                    Ok(detail) => {
+                        let task = detail.task.clone();
+                        let task_id = task.id.clone();
+                        let now = move || live.read().get(&task_id).cloned();
+                        let status = Signal::derive({ let base = task.status.clone(); let now = now.clone(); move || now().map(|p| p.status).unwrap_or(base.clone()) });
+                        let success = Signal::derive({ let now = now.clone(); move || now().map(|p| p.success).unwrap_or(task.success) });
+                        let failed = Signal::derive({ let now = now.clone(); move || now().map(|p| p.failed).unwrap_or(task.failed) });
+                        let total = Signal::derive(move || now().map(|p| p.total).unwrap_or(task.total));
+                        let can_retry = task.status == "failed" && detail.failures.iter().any(|g| g.reason != "unsupported");
+                        let retry_id = task.id.clone();
+                        view! {
+                            <h1>"Task"</h1>
+                            <section class="card">
+                                <p class="target"><code data-testid="task-target">{task.target.clone()}</code></p>
+                                <p><StatusBadge status/>" " {task.kind.clone()} " · " {task.username.clone()}</p>
+                                <ProgressBar success failed total/>
+                                <ol class="timeline">
+                                    <li>"Created " {task.created_at.clone()}</li>
+                                    <li>"Started " {task.started_at.clone().unwrap_or_else(|| "—".into())}</li>
+                                    <li>"Finished " {task.finished_at.clone().unwrap_or_else(|| "—".into())}</li>
+                                </ol>
+                                <p><a href=format!("/batches/{}", task.batch_id)>"The whole batch"</a></p>
+                                {can_retry.then(|| view! {
+                                    <button class="button" data-testid="retry" disabled=move || retry.pending().get()
+                                        on:click=move |_| { retry.dispatch(RetryTask { id: retry_id.clone() }); }>
+                                        "Retry failed nodes"
+                                    </button>
+                                })}
+                            </section>
+                            <section class="card">
+                                <h2>"Failed nodes by reason"</h2>
+                                {if detail.failures.is_empty() {
+                                    view! { <p class="muted">"No node failed."</p> }.into_any()
+                                } else {
+                                    let total = task.total.max(1);
+                                    view! {
+                                        <ul class="reasons" data-testid="failure-groups">
+                                            {detail.failures.into_iter().map(|group| {
+                                                let width = group.nodes.len() as f64 * 100.0 / f64::from(total);
+                                                view! {
+                                                    <li>
+                                                        <div class="reason"><strong>{group.reason.clone()}</strong>" · "{group.nodes.len()}" nodes"</div>
+                                                        <div class="bar"><span style:width=format!("{width:.1}%")></span></div>
+                                                        <details>
+                                                            <summary>"Nodes"</summary>
+                                                            <ul class="plain">{group.nodes.into_iter().map(|(ip, attempts, detail)| view! {
+                                                                <li><code>{ip}</code>" — "{attempts}" attempts — "{detail}</li>
+                                                            }).collect_view()}</ul>
+                                                        </details>
+                                                    </li>
+                                                }
+                                            }).collect_view()}
+                                        </ul>
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="card">
+                                <h2>"Confirmed nodes"</h2>
+                                <p class="muted">{detail.success_ips.len()}" nodes"</p>
+                                <p class="ips">{detail.success_ips.join(", ")}</p>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,70 @@
+//! The HTML document and the top-level router.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::guard::provide_current_user;
+use crate::components::layout::{NotFound, PageFrame};
+use crate::pages::admin::{
+    audit::AuditPage, domains::DomainsPage, edges::EdgesPage, users::UsersPage,
+};
+use crate::pages::{
+    batch::BatchPage, keys::KeysPage, login::LoginPage, overview::OverviewPage, purge::PurgePage,
+    task::TaskPage, tasks::TasksPage,
+};
+
+/// The whole HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard application: stylesheet, title and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_current_user();
+    // Effects only run in the browser: the marker tells tests (and people) hydration finished.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="purger" href="/pkg/purger.css"/>
+        <Title text="Purger"/>
+        <Router>
+            <PageFrame>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=OverviewPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/purge") view=PurgePage/>
+                    <Route path=path!("/tasks") view=TasksPage/>
+                    <Route path=path!("/tasks/:id") view=TaskPage/>
+                    <Route path=path!("/batches/:id") view=BatchPage/>
+                    <Route path=path!("/keys") view=KeysPage/>
+                    <Route path=path!("/admin/users") view=UsersPage/>
+                    <Route path=path!("/admin/domains") view=DomainsPage/>
+                    <Route path=path!("/admin/edges") view=EdgesPage/>
+                    <Route path=path!("/admin/audit") view=AuditPage/>
+                </Routes>
+            </PageFrame>
+        </Router>
+    }
+}

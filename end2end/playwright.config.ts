@@ -1,0 +1,53 @@
+import { defineConfig } from "@playwright/test";
+
+// The suite runs against a release build of `purger` that it starts itself, on a fresh data
+// directory, in Debian's Chromium (`npx playwright install` cannot work on these machines).
+const port = Number(process.env.PURGER_E2E_PORT ?? 3391);
+const baseURL = `http://127.0.0.1:${port}`;
+const dataDir = process.env.PURGER_E2E_DATA_DIR ?? "/tmp/purger-e2e-data";
+
+export default defineConfig({
+  testDir: "./tests",
+  globalSetup: "./global-setup.ts",
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "off",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `rm -rf ${dataDir} && target/release/purger serve --demo --demo-edge-port 18700`,
+    cwd: "..",
+    url: `${baseURL}/healthz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      PURGER_ADDR: `127.0.0.1:${port}`,
+      PURGER_DATA_DIR: dataDir,
+      PURGER_LOG__FORMAT: "json",
+      PURGER_DEMO_ADMIN_PASSWORD: "admin-password-1",
+      PURGER_DEMO_PASSWORD: "demo-password-1",
+      PURGER_FANOUT__REQUEST_TIMEOUT_MS: "500",
+      PURGER_FANOUT__BACKOFF_BASE_MS: "50",
+    },
+  },
+});

@@ -1,0 +1,468 @@
+//! One task being fanned out: which nodes are pending, confirmed, retrying or failed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::client::NodeOutcome;
+use super::protocol::{build_request, EdgeRequest};
+use crate::fleet::NodeTarget;
+use crate::store::{ClaimedTask, TaskProgress};
+use crate::target::Target;
+use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
+
+/// Retry policy of a fan-out.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Requests per node at most.
+    pub max_attempts: u32,
+    /// First backoff.
+    pub backoff_base: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with jitter: a random time in the upper half of `base × 2^(n-1)`.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(16);
+        let full = self
+            .backoff_base
+            .saturating_mul(1 << exponent)
+            .min(self.backoff_max);
+        let half = full / 2;
+        half + full.saturating_sub(half).mul_f64(rand::random::<f64>())
+    }
+}
+
+/// What happened to a node's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Confirmed or failed for good.
+    Settled,
+    /// Ask again at this instant.
+    RetryAt(Instant),
+}
+
+/// A task in the hands of this instance.
+#[derive(Debug)]
+pub struct Run {
+    /// The task.
+    pub task: TaskRecord,
+    /// Its frozen node set.
+    pub nodes: Arc<Vec<NodeTarget>>,
+    /// Per protocol preset position, the request to send (None: unsupported).
+    requests: Vec<Option<EdgeRequest>>,
+    /// Index of each node's request in `requests`.
+    request_of_node: Vec<u16>,
+    confirmed: NodeBitmap,
+    success: u32,
+    failed: u32,
+    attempts: Vec<u8>,
+    pending: VecDeque<u32>,
+    /// Requests sent and not answered yet.
+    pub in_flight: u32,
+    /// Nodes waiting for a retry.
+    pub retrying: u32,
+    new_failures: Vec<NodeFailure>,
+    /// Written state differs from this one.
+    pub dirty: bool,
+    /// When the task must end.
+    pub deadline: Instant,
+    finished: Option<(TaskStatus, DateTime<Utc>)>,
+}
+
+impl Run {
+    /// Prepares a claimed task: decides each node's request and what is left to ask.
+    pub fn new(claimed: ClaimedTask, nodes: Arc<Vec<NodeTarget>>, now: DateTime<Utc>) -> Self {
+        let ClaimedTask {
+            task,
+            confirmed,
+            failures,
+            deadline,
+            ..
+        } = claimed;
+        let target = Target::parse(task.kind, &task.target).ok();
+        // Nodes of one set share a handful of protocols: build each distinct request once.
+        let mut protocols: Vec<&crate::fleet::Protocol> = Vec::new();
+        let mut requests = Vec::new();
+        let mut request_of_node = Vec::with_capacity(nodes.len());
+        for node in nodes.iter() {
+            let position = match protocols.iter().position(|p| **p == node.protocol) {
+                Some(position) => position,
+                None => {
+                    protocols.push(&node.protocol);
+                    requests.push(
+                        target
+                            .as_ref()
+                            .and_then(|t| build_request(t, &node.protocol)),
+                    );
+                    protocols.len() - 1
+                }
+            };
+            request_of_node.push(position as u16);
+        }
+        let mut settled = confirmed.clone();
+        for failure in &failures {
+            settled.set(failure.node_index as usize);
+        }
+        let mut run = Self {
+            success: confirmed.count() as u32,
+            failed: failures.len() as u32,
+            attempts: vec![0; nodes.len()],
+            pending: VecDeque::new(),
+            in_flight: 0,
+            retrying: 0,
+            new_failures: Vec::new(),
+            dirty: false,
+            deadline: Instant::now() + (deadline - now).to_std().unwrap_or(Duration::ZERO),
+            finished: None,
+            confirmed,
+            task,
+            nodes,
+            requests,
+            request_of_node,
+        };
+        for index in 0..run.nodes.len() {
+            if settled.get(index) {
+                continue;
+            }
+            if run.request_for(index as u32).is_some() {
+                run.pending.push_back(index as u32);
+            } else {
+                run.fail(
+                    index as u32,
+                    FailureReason::unsupported(),
+                    "the node's protocol cannot express this target".into(),
+                );
+            }
+        }
+        run.check_finished(now);
+        run
+    }
+
+    /// The request for node `index`, `None` when unsupported.
+    pub fn request_for(&self, index: u32) -> Option<&EdgeRequest> {
+        let position = *self.request_of_node.get(index as usize)? as usize;
+        self.requests.get(position)?.as_ref()
+    }
+
+    /// Takes the next node to ask, skipping (for now) nodes for which `busy` says no.
+    pub fn next_node(&mut self, mut busy: impl FnMut(&NodeTarget) -> bool) -> Option<u32> {
+        for _ in 0..self.pending.len().min(32) {
+            let index = self.pending.pop_front()?;
+            if busy(&self.nodes[index as usize]) {
+                self.pending.push_back(index);
+                continue;
+            }
+            self.in_flight += 1;
+            return Some(index);
+        }
+        None
+    }
+
+    /// Whether a node is waiting to be asked.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Records a node's answer.
+    pub fn record(
+        &mut self,
+        index: u32,
+        outcome: NodeOutcome,
+        policy: &RetryPolicy,
+        now: DateTime<Utc>,
+    ) -> Recorded {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let attempts = {
+            let slot = &mut self.attempts[index as usize];
+            *slot = slot.saturating_add(1);
+            u32::from(*slot)
+        };
+        let recorded = match outcome {
+            NodeOutcome::Confirmed => {
+                self.confirmed.set(index as usize);
+                self.success += 1;
+                self.dirty = true;
+                Recorded::Settled
+            }
+            NodeOutcome::Failed {
+                reason,
+                retryable,
+                detail,
+            } => {
+                let retry_at = Instant::now() + policy.backoff(attempts);
+                if retryable && attempts < policy.max_attempts && retry_at < self.deadline {
+                    self.retrying += 1;
+                    Recorded::RetryAt(retry_at)
+                } else {
+                    self.fail(index, reason, detail);
+                    Recorded::Settled
+                }
+            }
+        };
+        self.check_finished(now);
+        recorded
+    }
+
+    /// A retry is due: the node goes back to the front of the queue.
+    pub fn retry_due(&mut self, index: u32) {
+        self.retrying = self.retrying.saturating_sub(1);
+        self.pending.push_front(index);
+    }
+
+    /// The deadline passed: every node not asked yet, or waiting for a retry, fails as `timeout`.
+    pub fn expire(&mut self, now: DateTime<Utc>) {
+        let pending: Vec<u32> = self.pending.drain(..).collect();
+        for index in pending {
+            self.fail(
+                index,
+                FailureReason::timeout(),
+                "task deadline passed before the node answered".into(),
+            );
+        }
+        self.check_finished(now);
+    }
+
+    fn fail(&mut self, index: u32, reason: FailureReason, detail: String) {
+        self.failed += 1;
+        self.dirty = true;
+        self.new_failures.push(NodeFailure {
+            node_index: index,
+            reason,
+            attempts: u32::from(self.attempts[index as usize]),
+            detail,
+        });
+    }
+
+    fn check_finished(&mut self, now: DateTime<Utc>) {
+        if self.finished.is_none() && self.success + self.failed >= self.nodes.len() as u32 {
+            let status = if self.failed == 0 {
+                TaskStatus::Success
+            } else {
+                TaskStatus::Failed
+            };
+            self.finished = Some((status, now));
+            self.dirty = true;
+        }
+    }
+
+    /// Whether every node is settled.
+    pub fn is_finished(&self) -> bool {
+        self.finished.is_some()
+    }
+
+    /// The progress to write, taking the new failures; clears `dirty`.
+    pub fn take_progress(&mut self) -> TaskProgress {
+        self.dirty = false;
+        TaskProgress {
+            task_id: self.task.id.clone(),
+            confirmed: self.confirmed.clone(),
+            success: self.success,
+            failed: self.failed,
+            new_failures: std::mem::take(&mut self.new_failures),
+            finished: self.finished,
+        }
+    }
+
+    /// A write failed: keep its failures for the next one.
+    pub fn restore_failures(&mut self, failures: Vec<NodeFailure>) {
+        self.new_failures.extend(failures);
+        self.dirty = true;
+    }
+
+    /// (success, failed) counts.
+    #[cfg(test)]
+    pub fn counts(&self) -> (u32, u32) {
+        (self.success, self.failed)
+    }
+
+    /// The final status, once finished.
+    #[cfg(test)]
+    pub fn finished_status(&self) -> Option<TaskStatus> {
+        self.finished.map(|(status, _)| status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{NodeId, Protocol};
+    use crate::ids::{BatchId, TaskId};
+    use crate::target::TargetKind;
+    use crate::users::UserId;
+
+    fn nodes(protocols: &[Protocol]) -> Arc<Vec<NodeTarget>> {
+        Arc::new(
+            protocols
+                .iter()
+                .enumerate()
+                .map(|(i, protocol)| NodeTarget {
+                    node_id: NodeId(i as i64),
+                    ip: "127.0.0.1".parse().unwrap(),
+                    port: 8000 + i as u16,
+                    protocol: protocol.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    fn claimed(kind: TargetKind, target: &str, total: usize) -> ClaimedTask {
+        let now = Utc::now();
+        ClaimedTask {
+            task: TaskRecord {
+                id: TaskId::generate(),
+                seq: 1,
+                batch_id: BatchId::generate(),
+                user_id: UserId(1),
+                domain_id: 1,
+                kind,
+                target: target.into(),
+                client_task_id: None,
+                status: TaskStatus::Running,
+                node_set_id: Some(1),
+                total: total as u32,
+                success: 0,
+                failed: 0,
+                created_at: now,
+                started_at: Some(now),
+                finished_at: None,
+                callback_url: None,
+            },
+            node_set_id: 1,
+            confirmed: NodeBitmap::new(total),
+            failures: Vec::new(),
+            deadline: now + chrono::Duration::seconds(60),
+        }
+    }
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(4),
+    };
+
+    fn timeout() -> NodeOutcome {
+        NodeOutcome::Failed {
+            reason: FailureReason::timeout(),
+            retryable: true,
+            detail: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn unsupported_nodes_fail_at_once_and_the_rest_is_pending() {
+        let nodes = nodes(&[
+            Protocol::Varnish,
+            Protocol::Nginx {
+                prefix_wildcard: false,
+            },
+        ]);
+        let mut run = Run::new(
+            claimed(TargetKind::Regex, "http://a.com/.*", 2),
+            nodes,
+            Utc::now(),
+        );
+        assert_eq!(run.counts(), (0, 1));
+        assert_eq!(run.next_node(|_| false), Some(0));
+        assert_eq!(run.next_node(|_| false), None);
+        assert_eq!(
+            run.record(0, NodeOutcome::Confirmed, &POLICY, Utc::now()),
+            Recorded::Settled
+        );
+        assert_eq!(run.finished_status(), Some(TaskStatus::Failed));
+        let progress = run.take_progress();
+        assert_eq!(progress.new_failures.len(), 1);
+        assert_eq!(
+            progress.new_failures[0].reason,
+            FailureReason::unsupported()
+        );
+    }
+
+    #[tokio::test]
+    async fn retryable_failures_retry_until_the_last_attempt() {
+        let mut run = Run::new(
+            claimed(TargetKind::Url, "http://a.com/x", 1),
+            nodes(&[Protocol::Varnish]),
+            Utc::now(),
+        );
+        for attempt in 1..=3 {
+            let index = run.next_node(|_| false).unwrap();
+            let recorded = run.record(index, timeout(), &POLICY, Utc::now());
+            if attempt < 3 {
+                assert!(
+                    matches!(recorded, Recorded::RetryAt(_)),
+                    "attempt {attempt}"
+                );
+                run.retry_due(index);
+            } else {
+                assert_eq!(recorded, Recorded::Settled);
+            }
+        }
+        assert_eq!(run.finished_status(), Some(TaskStatus::Failed));
+        assert_eq!(run.take_progress().new_failures[0].attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn confirmed_nodes_of_a_resumed_task_are_not_asked_again() {
+        let mut claimed = claimed(TargetKind::Url, "http://a.com/x", 3);
+        claimed.confirmed.set(0);
+        claimed.failures.push(NodeFailure {
+            node_index: 2,
+            reason: FailureReason::status(403),
+            attempts: 1,
+            detail: String::new(),
+        });
+        let mut run = Run::new(
+            claimed,
+            nodes(&[Protocol::Varnish, Protocol::Varnish, Protocol::Varnish]),
+            Utc::now(),
+        );
+        assert_eq!(run.counts(), (1, 1));
+        assert_eq!(run.next_node(|_| false), Some(1));
+        assert_eq!(run.next_node(|_| false), None);
+    }
+
+    #[tokio::test]
+    async fn busy_nodes_are_skipped_for_now() {
+        let mut run = Run::new(
+            claimed(TargetKind::Url, "http://a.com/x", 2),
+            nodes(&[Protocol::Varnish, Protocol::Varnish]),
+            Utc::now(),
+        );
+        assert_eq!(run.next_node(|node| node.port == 8000), Some(1));
+        assert_eq!(run.next_node(|node| node.port == 8000), None);
+        assert_eq!(run.next_node(|_| false), Some(0));
+    }
+
+    #[tokio::test]
+    async fn the_deadline_fails_what_was_never_asked() {
+        let mut run = Run::new(
+            claimed(TargetKind::Url, "http://a.com/x", 2),
+            nodes(&[Protocol::Varnish, Protocol::Varnish]),
+            Utc::now(),
+        );
+        run.expire(Utc::now());
+        assert_eq!(run.counts(), (0, 2));
+        assert_eq!(run.finished_status(), Some(TaskStatus::Failed));
+    }
+
+    #[test]
+    fn backoff_grows_within_bounds() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(1000),
+        };
+        for _ in 0..100 {
+            let first = policy.backoff(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let late = policy.backoff(10);
+            assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! The fan-out scheduler: one task (actor) per instance that claims work, dispatches node
+//! requests round-robin across users, retries with backoff, and batches progress writes.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tracing::Instrument;
+
+use super::client::{EdgeClient, NodeOutcome};
+use super::run::{Recorded, RetryPolicy, Run};
+use super::{FanoutConfig, ProgressEvent};
+use crate::fleet::NodeTarget;
+use crate::ids::TaskId;
+use crate::store::{ClaimRequest, ClaimedTask, Store, StoreError, TaskProgress};
+use crate::users::UserId;
+
+/// Everything the scheduler needs, shared with the engine.
+#[derive(Clone)]
+pub(crate) struct Scheduler {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The HTTP client for edges.
+    pub client: EdgeClient,
+    /// Tuning.
+    pub config: FanoutConfig,
+    /// This instance's lease owner name.
+    pub owner: String,
+    /// Notified when new work was accepted.
+    pub wake: Arc<Notify>,
+    /// Progress subscribers.
+    pub events: broadcast::Sender<ProgressEvent>,
+    /// Notified when a finished task has a callback to deliver.
+    pub callbacks: Arc<Notify>,
+    /// Recent outcomes per node.
+    pub health: super::health::HealthBook,
+}
+
+type Claimed = Vec<(ClaimedTask, Arc<Vec<NodeTarget>>)>;
+type WriteBatch = Vec<(u64, TaskProgress)>;
+type WriteHandle = JoinHandle<(WriteBatch, Result<Vec<TaskId>, StoreError>)>;
+type NodeSetCache = Arc<Mutex<HashMap<i64, Arc<Vec<NodeTarget>>>>>;
+
+struct Completion {
+    key: u64,
+    index: u32,
+    addr: SocketAddr,
+    outcome: NodeOutcome,
+}
+
+#[derive(Default)]
+struct State {
+    runs: HashMap<u64, Run>,
+    next_key: u64,
+    /// Per user, runs with nodes waiting to be asked, oldest first.
+    ready: HashMap<UserId, VecDeque<u64>>,
+    /// Users with ready runs, in round-robin order.
+    ring: VecDeque<UserId>,
+    running_per_user: HashMap<UserId, usize>,
+    in_flight: usize,
+    node_load: HashMap<SocketAddr, usize>,
+    dirty: HashSet<u64>,
+    want_claim: bool,
+    flush_not_before: Option<Instant>,
+}
+
+/// Starts the scheduler; it runs until `shutdown` turns true, then writes what it knows and
+/// gives its leases back.
+pub(crate) fn spawn(scheduler: Scheduler, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move { scheduler.run(shutdown).await })
+}
+
+impl Scheduler {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let policy = self.config.retry_policy();
+        let node_sets: NodeSetCache = Arc::default();
+        let mut st = State {
+            want_claim: true,
+            ..State::default()
+        };
+        let mut requests: FuturesUnordered<BoxFuture<'static, Completion>> =
+            FuturesUnordered::new();
+        let mut retries: BinaryHeap<Reverse<(Instant, u64, u32)>> = BinaryHeap::new();
+        let mut writing: Option<WriteHandle> = None;
+        let mut claiming: Option<JoinHandle<Result<Claimed, StoreError>>> = None;
+        let mut poll =
+            tokio::time::interval(Duration::from_millis(self.config.poll_interval_ms.max(10)));
+        let mut housekeeping = tokio::time::interval(Duration::from_millis(200));
+        let mut renew =
+            tokio::time::interval(Duration::from_secs((self.config.lease_secs / 3).max(1)));
+        renew.reset();
+        tracing::info!(owner = %self.owner, "fan-out scheduler started");
+
+        loop {
+            self.dispatch(&mut st, &mut requests);
+            if writing.is_none() {
+                writing = self.start_write(&mut st);
+            }
+            if claiming.is_none() {
+                claiming = self.start_claim(&mut st, &node_sets);
+            }
+            let next_retry = retries.peek().map(|Reverse((at, _, _))| *at);
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(done) = requests.next(), if !requests.is_empty() => {
+                    self.complete(&mut st, &mut retries, &policy, done);
+                    // Take every answer that is already there before dispatching again.
+                    while let Some(Some(done)) = futures::FutureExt::now_or_never(requests.next()) {
+                        self.complete(&mut st, &mut retries, &policy, done);
+                    }
+                }
+                result = async { writing.as_mut().expect("guarded").await }, if writing.is_some() => {
+                    writing = None;
+                    match result {
+                        Ok((batch, result)) => self.finish_write(&mut st, batch, result),
+                        Err(error) => tracing::error!(%error, "progress writer panicked"),
+                    }
+                }
+                result = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match result {
+                        Ok(Ok(claimed)) => self.add_runs(&mut st, claimed),
+                        Ok(Err(error)) => tracing::warn!(%error, "claiming tasks failed"),
+                        Err(error) => tracing::error!(%error, "claim panicked"),
+                    }
+                }
+                _ = async { sleep_until(next_retry.expect("guarded")).await }, if next_retry.is_some() => {
+                    let now = Instant::now();
+                    while let Some(Reverse((at, key, index))) = retries.peek().copied() {
+                        if at > now {
+                            break;
+                        }
+                        retries.pop();
+                        if let Some(run) = st.runs.get_mut(&key) {
+                            let user = run.task.user_id;
+                            run.retry_due(index);
+                            mark_ready(&mut st, user, key, true);
+                        }
+                    }
+                }
+                _ = self.wake.notified() => st.want_claim = true,
+                _ = poll.tick() => st.want_claim = true,
+                _ = housekeeping.tick() => self.expire_overdue(&mut st),
+                _ = renew.tick() => self.renew_leases(&st),
+            }
+        }
+
+        drop(requests);
+        if let Some(handle) = writing.take() {
+            if let Ok((batch, result)) = handle.await {
+                self.finish_write(&mut st, batch, result);
+            }
+        }
+        if let Some(handle) = claiming.take() {
+            if let Ok(Ok(claimed)) = handle.await {
+                self.add_runs(&mut st, claimed);
+            }
+        }
+        let final_batch: WriteBatch = st
+            .runs
+            .iter_mut()
+            .filter(|(_, run)| run.dirty)
+            .map(|(key, run)| (*key, run.take_progress()))
+            .collect();
+        if !final_batch.is_empty() {
+            let progress: Vec<TaskProgress> = final_batch.iter().map(|(_, p)| p.clone()).collect();
+            if let Err(error) = self.store.record_progress(&self.owner, &progress).await {
+                tracing::error!(%error, "writing progress at shutdown failed");
+            }
+        }
+        if let Err(error) = self.store.release_leases(&self.owner).await {
+            tracing::warn!(%error, "releasing leases at shutdown failed");
+        }
+        tracing::info!(owner = %self.owner, unfinished = st.runs.len(), "fan-out scheduler stopped");
+    }
+
+    /// Sends requests while there is capacity, one user at a time in turn.
+    fn dispatch(
+        &self,
+        st: &mut State,
+        requests: &mut FuturesUnordered<BoxFuture<'static, Completion>>,
+    ) {
+        let per_node = self.config.per_node_in_flight.max(1);
+        let mut idle_turns = 0;
+        while st.in_flight < self.config.max_in_flight && idle_turns < st.ring.len() {
+            let Some(user) = st.ring.pop_front() else {
+                break;
+            };
+            let mut sent = false;
+            if let Some(queue) = st.ready.get_mut(&user) {
+                let mut position = 0;
+                while position < queue.len().min(8) && !sent {
+                    let key = queue[position];
+                    let Some(run) = st.runs.get_mut(&key) else {
+                        queue.remove(position);
+                        continue;
+                    };
+                    let node_load = &st.node_load;
+                    let next = run.next_node(|node| {
+                        node_load
+                            .get(&SocketAddr::new(node.ip, node.port))
+                            .copied()
+                            .unwrap_or(0)
+                            >= per_node
+                    });
+                    if let Some(index) = next {
+                        let node_addr = {
+                            let node = &run.nodes[index as usize];
+                            SocketAddr::new(node.ip, node.port)
+                        };
+                        requests.push(self.request(key, run, index, node_addr));
+                        *st.node_load.entry(node_addr).or_default() += 1;
+                        st.in_flight += 1;
+                        sent = true;
+                    }
+                    if !run.has_pending() {
+                        queue.remove(position);
+                    } else {
+                        position += 1;
+                    }
+                }
+                if queue.is_empty() {
+                    st.ready.remove(&user);
+                } else {
+                    st.ring.push_back(user);
+                }
+            }
+            if sent {
+                idle_turns = 0;
+            } else {
+                idle_turns += 1;
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        key: u64,
+        run: &Run,
+        index: u32,
+        addr: SocketAddr,
+    ) -> BoxFuture<'static, Completion> {
+        let client = self.client.clone();
+        let nodes = Arc::clone(&run.nodes);
+        let request = run.request_for(index).cloned();
+        let span = tracing::debug_span!("edge_request", task = %run.task.id, node = %addr);
+        Box::pin(
+            async move {
+                let outcome = match request {
+                    Some(request) => client.send(&nodes[index as usize], &request).await,
+                    None => NodeOutcome::Failed {
+                        reason: crate::tasks::FailureReason::unsupported(),
+                        retryable: false,
+                        detail: "the node's protocol cannot express this target".into(),
+                    },
+                };
+                Completion {
+                    key,
+                    index,
+                    addr,
+                    outcome,
+                }
+            }
+            .instrument(span),
+        )
+    }
+
+    fn complete(
+        &self,
+        st: &mut State,
+        retries: &mut BinaryHeap<Reverse<(Instant, u64, u32)>>,
+        policy: &RetryPolicy,
+        done: Completion,
+    ) {
+        st.in_flight = st.in_flight.saturating_sub(1);
+        if let Some(load) = st.node_load.get_mut(&done.addr) {
+            *load -= 1;
+            if *load == 0 {
+                st.node_load.remove(&done.addr);
+            }
+        }
+        let Some(run) = st.runs.get_mut(&done.key) else {
+            return;
+        };
+        let node_id = run.nodes[done.index as usize].node_id;
+        let failure = match &done.outcome {
+            NodeOutcome::Confirmed => None,
+            NodeOutcome::Failed { reason, .. } => Some(reason.as_str()),
+        };
+        self.health.record(node_id, failure, Utc::now());
+        match &done.outcome {
+            NodeOutcome::Confirmed => {
+                metrics::counter!("purger_node_requests_total", "outcome" => "confirmed")
+                    .increment(1)
+            }
+            NodeOutcome::Failed { reason, detail, .. } => {
+                metrics::counter!("purger_node_requests_total", "outcome" => reason.as_str().to_owned()).increment(1);
+                tracing::debug!(task = %run.task.id, node = %done.addr, reason = reason.as_str(), %detail, "edge request failed");
+            }
+        }
+        if let Recorded::RetryAt(at) = run.record(done.index, done.outcome, policy, Utc::now()) {
+            retries.push(Reverse((at, done.key, done.index)));
+        }
+        if run.dirty {
+            st.dirty.insert(done.key);
+        }
+    }
+
+    fn start_write(&self, st: &mut State) -> Option<WriteHandle> {
+        if st.dirty.is_empty() || st.flush_not_before.is_some_and(|at| Instant::now() < at) {
+            return None;
+        }
+        let batch: WriteBatch = st
+            .dirty
+            .drain()
+            .filter_map(|key| st.runs.get_mut(&key).map(|run| (key, run.take_progress())))
+            .collect();
+        let store = Arc::clone(&self.store);
+        let owner = self.owner.clone();
+        Some(tokio::spawn(async move {
+            let progress: Vec<TaskProgress> = batch.iter().map(|(_, p)| p.clone()).collect();
+            let result = store.record_progress(&owner, &progress).await;
+            (batch, result)
+        }))
+    }
+
+    fn finish_write(
+        &self,
+        st: &mut State,
+        batch: WriteBatch,
+        result: Result<Vec<TaskId>, StoreError>,
+    ) {
+        let lost = match result {
+            Ok(lost) => {
+                st.flush_not_before = None;
+                lost
+            }
+            Err(error) => {
+                tracing::warn!(%error, tasks = batch.len(), "writing progress failed; will retry");
+                st.flush_not_before = Some(Instant::now() + Duration::from_millis(200));
+                for (key, progress) in batch {
+                    if let Some(run) = st.runs.get_mut(&key) {
+                        run.restore_failures(progress.new_failures);
+                        st.dirty.insert(key);
+                    }
+                }
+                return;
+            }
+        };
+        let mut callbacks_due = false;
+        for (key, progress) in batch {
+            if lost.contains(&progress.task_id) {
+                tracing::warn!(task = %progress.task_id, "lease lost; another instance took the task over");
+                self.remove_run(st, key);
+                continue;
+            }
+            let Some(run) = st.runs.get(&key) else {
+                continue;
+            };
+            let event = ProgressEvent {
+                task_id: run.task.id.clone(),
+                batch_id: run.task.batch_id.clone(),
+                user_id: run.task.user_id,
+                status: progress
+                    .finished
+                    .map(|(status, _)| status)
+                    .unwrap_or(crate::tasks::TaskStatus::Running),
+                total: run.nodes.len() as u32,
+                success: progress.success,
+                failed: progress.failed,
+            };
+            let _ = self.events.send(event);
+            if let Some((status, finished_at)) = progress.finished {
+                let started = run.task.started_at.unwrap_or(run.task.created_at);
+                let seconds = (finished_at - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
+                metrics::histogram!("purger_fanout_seconds").record(seconds.max(0.0));
+                metrics::counter!("purger_tasks_finished_total", "status" => status.as_str())
+                    .increment(1);
+                tracing::info!(task = %run.task.id, status = status.as_str(), success = progress.success,
+                    failed = progress.failed, "task finished");
+                callbacks_due |= run.task.callback_url.is_some();
+                self.remove_run(st, key);
+            }
+        }
+        if callbacks_due {
+            self.callbacks.notify_one();
+        }
+    }
+
+    fn remove_run(&self, st: &mut State, key: u64) {
+        if let Some(run) = st.runs.remove(&key) {
+            let user = run.task.user_id;
+            if let Some(count) = st.running_per_user.get_mut(&user) {
+                *count -= 1;
+                if *count == 0 {
+                    st.running_per_user.remove(&user);
+                }
+            }
+            st.dirty.remove(&key);
+            st.want_claim = true;
+        }
+    }
+
+    fn start_claim(
+        &self,
+        st: &mut State,
+        node_sets: &NodeSetCache,
+    ) -> Option<JoinHandle<Result<Claimed, StoreError>>> {
+        let room = self.config.max_running_tasks.saturating_sub(st.runs.len());
+        if !st.want_claim || room == 0 {
+            return None;
+        }
+        st.want_claim = false;
+        let per_user_cap = self.config.max_running_per_user.max(1);
+        let skip_users: Vec<UserId> = st
+            .running_per_user
+            .iter()
+            .filter(|(_, count)| **count >= per_user_cap)
+            .map(|(user, _)| *user)
+            .collect();
+        let now = Utc::now();
+        let request = ClaimRequest {
+            owner: self.owner.clone(),
+            now,
+            lease_until: now + chrono::Duration::seconds(self.config.lease_secs as i64),
+            task_deadline: chrono::Duration::seconds(self.config.task_deadline_secs as i64),
+            limit: room.min(256) as u32,
+            per_user: per_user_cap.min(64) as u32,
+            skip_users,
+        };
+        let store = Arc::clone(&self.store);
+        let node_sets = Arc::clone(node_sets);
+        Some(tokio::spawn(async move {
+            let claimed = store.claim_tasks(&request).await?;
+            let mut out = Vec::with_capacity(claimed.len());
+            for task in claimed {
+                let cached = node_sets
+                    .lock()
+                    .map(|sets| sets.get(&task.node_set_id).cloned())
+                    .unwrap_or(None);
+                let nodes = match cached {
+                    Some(nodes) => nodes,
+                    None => {
+                        let nodes =
+                            Arc::new(store.node_set(task.node_set_id).await?.unwrap_or_default());
+                        if let Ok(mut sets) = node_sets.lock() {
+                            if sets.len() > 4096 {
+                                sets.clear();
+                            }
+                            sets.insert(task.node_set_id, Arc::clone(&nodes));
+                        }
+                        nodes
+                    }
+                };
+                out.push((task, nodes));
+            }
+            Ok(out)
+        }))
+    }
+
+    fn add_runs(&self, st: &mut State, claimed: Claimed) {
+        let full = claimed.len() >= 256;
+        for (task, nodes) in claimed {
+            tracing::debug!(task = %task.task.id, nodes = nodes.len(), "claimed task");
+            let run = Run::new(task, nodes, Utc::now());
+            let key = st.next_key;
+            st.next_key += 1;
+            let user = run.task.user_id;
+            *st.running_per_user.entry(user).or_default() += 1;
+            if run.dirty {
+                st.dirty.insert(key);
+            }
+            let ready = run.has_pending();
+            st.runs.insert(key, run);
+            if ready {
+                mark_ready(st, user, key, false);
+            }
+        }
+        if full {
+            st.want_claim = true;
+        }
+    }
+
+    fn expire_overdue(&self, st: &mut State) {
+        let now = Instant::now();
+        for (key, run) in st.runs.iter_mut() {
+            if !run.is_finished() && run.deadline <= now && run.has_pending() {
+                tracing::warn!(task = %run.task.id, "task deadline passed");
+                run.expire(Utc::now());
+                st.dirty.insert(*key);
+            }
+        }
+    }
+
+    fn renew_leases(&self, st: &State) {
+        if st.runs.is_empty() {
+            return;
+        }
+        let ids: Vec<TaskId> = st.runs.values().map(|run| run.task.id.clone()).collect();
+        let store = Arc::clone(&self.store);
+        let owner = self.owner.clone();
+        let until = Utc::now() + chrono::Duration::seconds(self.config.lease_secs as i64);
+        tokio::spawn(async move {
+            if let Err(error) = store.renew_leases(&owner, &ids, until).await {
+                tracing::warn!(%error, "renewing leases failed");
+            }
+        });
+    }
+}
+
+/// Puts a run into its user's ready queue (at the front for retries), and the user into the ring.
+fn mark_ready(st: &mut State, user: UserId, key: u64, front: bool) {
+    let queue = st.ready.entry(user).or_default();
+    if queue.contains(&key) {
+        return;
+    }
+    if queue.is_empty() {
+        st.ring.push_back(user);
+    }
+    if front {
+        queue.push_front(key);
+    } else {
+        queue.push_back(key);
+    }
+}

@@ -1,0 +1,30 @@
+//! Purger's engine: the purge domain, its storage and the fan-out to edge caches.
+//!
+//! Nothing here knows about HTTP frameworks or Leptos; the server and the dashboard are thin
+//! adapters over [`Engine`].
+
+pub mod callback_target;
+pub mod callbacks;
+pub mod config;
+pub mod error;
+pub mod fanout;
+pub mod fleet;
+pub mod ids;
+pub mod keys;
+pub mod passwords;
+pub mod quota;
+pub mod report;
+pub mod sessions;
+pub mod store;
+pub mod submit;
+pub mod target;
+pub mod tasks;
+pub mod time;
+pub mod users;
+
+mod engine;
+mod retention;
+
+pub use config::EngineConfig;
+pub use engine::{Actor, AuthFailure, Engine, NodeImport, QueueDepth, SignInFailure, Workers};
+pub use error::EngineError;

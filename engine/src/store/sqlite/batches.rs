@@ -1,0 +1,197 @@
+//! Writing submissions with their quota use, in one transaction.
+
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::rows::{self, TASK_COLUMNS};
+use crate::quota::{apportion, QuotaUsage};
+use crate::store::{BatchWrite, NewBatch, StoreError, StoreRefusal};
+use crate::target::TargetKind;
+use crate::time::to_millis;
+use crate::users::UserId;
+
+pub(super) async fn write(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &NewBatch,
+) -> Result<BatchWrite, StoreError> {
+    if let Some(key) = &batch.idempotency_key {
+        let earlier: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM batches WHERE user_id = ? AND idempotency_key = ?")
+                .bind(batch.user_id.0)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some((id,)) = earlier {
+            let batch_id = crate::ids::BatchId::parse(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("batch id {id:?}")))?;
+            return Ok(BatchWrite::Replayed { batch_id });
+        }
+    }
+    if let Some(client_task_id) = &batch.client_task_id {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.user_id = ? AND t.client_task_id = ?"
+        );
+        let earlier = sqlx::query(&sql)
+            .bind(batch.user_id.0)
+            .bind(client_task_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(row) = earlier {
+            return Ok(BatchWrite::ClientTaskExists {
+                task: Box::new(rows::task(&row)?),
+            });
+        }
+    }
+
+    // A regex of this user that is still created or running is refused, not queued twice.
+    let mut verdicts: Vec<Option<StoreRefusal>> = Vec::with_capacity(batch.tasks.len());
+    for task in &batch.tasks {
+        let repeat = if task.kind == TargetKind::Regex {
+            let running: Option<(i64,)> = sqlx::query_as(
+                "SELECT 1 FROM tasks WHERE user_id = ? AND target = ? AND kind = 'regex'
+                 AND status IN ('created', 'running') LIMIT 1",
+            )
+            .bind(batch.user_id.0)
+            .bind(&task.target)
+            .fetch_optional(&mut **tx)
+            .await?;
+            running.is_some()
+        } else {
+            false
+        };
+        verdicts.push(repeat.then_some(StoreRefusal::RepeatRunning));
+    }
+
+    let used_before = quota_used(&mut **tx, batch.user_id, &batch.day).await?;
+    let candidates: Vec<usize> = (0..batch.tasks.len())
+        .filter(|i| verdicts[*i].is_none())
+        .collect();
+    let (fits, used_after) = apportion(
+        candidates.iter().map(|i| batch.tasks[*i].kind),
+        &batch.limits,
+        used_before,
+    );
+    for (index, fits) in candidates.iter().zip(fits) {
+        if !fits {
+            verdicts[*index] = Some(StoreRefusal::OverQuota);
+        }
+    }
+    if verdicts.iter().all(Option::is_some) {
+        return Ok(BatchWrite::Written {
+            verdicts,
+            used_before,
+            used_after: used_before,
+        });
+    }
+
+    let created_at = to_millis(batch.created_at);
+    sqlx::query(
+        "INSERT INTO batches (id, user_id, api_key_id, source, idempotency_key, callback_url, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(batch.id.as_str())
+    .bind(batch.user_id.0)
+    .bind(batch.api_key_id)
+    .bind(batch.source)
+    .bind(&batch.idempotency_key)
+    .bind(&batch.callback_url)
+    .bind(created_at)
+    .execute(&mut **tx)
+    .await?;
+    for (task, verdict) in batch.tasks.iter().zip(&verdicts) {
+        if verdict.is_some() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id, status,
+                                created_at, callback_url)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?)",
+        )
+        .bind(task.id.as_str())
+        .bind(batch.id.as_str())
+        .bind(batch.user_id.0)
+        .bind(task.domain_id)
+        .bind(task.kind.as_str())
+        .bind(&task.target)
+        .bind(&batch.client_task_id)
+        .bind(created_at)
+        .bind(&batch.callback_url)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for kind in TargetKind::ALL {
+        let added = used_after.get(kind) - used_before.get(kind);
+        if added == 0 {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO quota_usage (user_id, day, kind, used) VALUES (?, ?, ?, ?)
+             ON CONFLICT (user_id, day, kind) DO UPDATE SET used = used + excluded.used",
+        )
+        .bind(batch.user_id.0)
+        .bind(&batch.day)
+        .bind(kind.as_str())
+        .bind(i64::from(added))
+        .execute(&mut **tx)
+        .await?;
+    }
+    super::audit::append(&mut **tx, &batch.audit).await?;
+    Ok(BatchWrite::Written {
+        verdicts,
+        used_before,
+        used_after,
+    })
+}
+
+pub(super) async fn quota_used<'e, E>(
+    executor: E,
+    user: UserId,
+    day: &str,
+) -> Result<QuotaUsage, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, used FROM quota_usage WHERE user_id = ? AND day = ?")
+            .bind(user.0)
+            .bind(day)
+            .fetch_all(executor)
+            .await?;
+    Ok(usage_from_rows(rows))
+}
+
+fn usage_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> QuotaUsage {
+    let mut usage = QuotaUsage::default();
+    for (kind, used) in rows {
+        if let Some(kind) = TargetKind::parse(&kind) {
+            *usage.get_mut(kind) = used.clamp(0, u32::MAX as i64) as u32;
+        }
+    }
+    usage
+}
+
+pub(super) async fn quota_history(
+    pool: &SqlitePool,
+    user: UserId,
+    from_day: &str,
+    to_day: &str,
+) -> Result<Vec<(String, QuotaUsage)>, StoreError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT day, kind, used FROM quota_usage WHERE user_id = ? AND day >= ? AND day <= ? ORDER BY day",
+    )
+    .bind(user.0)
+    .bind(from_day)
+    .bind(to_day)
+    .fetch_all(pool)
+    .await?;
+    let mut days: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+    for (day, kind, used) in rows {
+        match days.last_mut() {
+            Some((last, kinds)) if *last == day => kinds.push((kind, used)),
+            _ => days.push((day, vec![(kind, used)])),
+        }
+    }
+    Ok(days
+        .into_iter()
+        .map(|(day, kinds)| (day, usage_from_rows(kinds)))
+        .collect())
+}

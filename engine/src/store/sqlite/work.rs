@@ -1,0 +1,264 @@
+//! Claiming tasks with leases, and writing fan-out progress.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::rows::{self, TASK_COLUMNS};
+use crate::ids::TaskId;
+use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
+use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
+use crate::time::to_millis;
+
+pub(super) async fn claim(
+    tx: &mut Transaction<'static, Sqlite>,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let now = to_millis(request.now);
+    let skip = vec!["?"; request.skip_users.len()].join(", ");
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, t.confirmed, t.deadline_at FROM tasks t WHERE t.id IN (
+            SELECT id FROM (
+                SELECT id, seq, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS rank
+                FROM tasks
+                WHERE status IN ('created', 'running')
+                  AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+                  AND user_id NOT IN ({skip})
+            ) WHERE rank <= ? ORDER BY rank, seq LIMIT ?
+         ) ORDER BY t.seq"
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for user in &request.skip_users {
+        query = query.bind(user.0);
+    }
+    let rows = query
+        .bind(i64::from(request.per_user))
+        .bind(i64::from(request.limit))
+        .fetch_all(&mut **tx)
+        .await?;
+
+    let deadline = request.now + request.task_deadline;
+    let mut node_sets: HashMap<i64, (i64, u32)> = HashMap::new();
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut task = rows::task(row)?;
+        let (node_set_id, confirmed) = match task.node_set_id {
+            Some(id) => {
+                let bytes: Option<Vec<u8>> = row.try_get("confirmed")?;
+                (id, NodeBitmap::from_bytes(bytes.unwrap_or_default()))
+            }
+            None => {
+                let (id, total) = match node_sets.get(&task.domain_id) {
+                    Some(frozen) => *frozen,
+                    None => {
+                        let nodes =
+                            super::fleet::nodes_for_domain(&mut **tx, task.domain_id).await?;
+                        let id = super::fleet::freeze_node_set(tx, &nodes, request.now).await?;
+                        let frozen = (id, nodes.len() as u32);
+                        node_sets.insert(task.domain_id, frozen);
+                        frozen
+                    }
+                };
+                task.node_set_id = Some(id);
+                task.total = total;
+                task.started_at = Some(request.now);
+                (id, NodeBitmap::new(total as usize))
+            }
+        };
+        task.status = TaskStatus::Running;
+        sqlx::query(
+            "UPDATE tasks SET status = 'running', node_set_id = ?, total = ?, confirmed = ?,
+                started_at = COALESCE(started_at, ?), deadline_at = ?, lease_owner = ?, lease_expires_at = ?
+             WHERE id = ?",
+        )
+        .bind(node_set_id)
+        .bind(i64::from(task.total))
+        .bind(confirmed.as_bytes())
+        .bind(now)
+        .bind(to_millis(deadline))
+        .bind(&request.owner)
+        .bind(to_millis(request.lease_until))
+        .bind(task.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        let failures = if task.failed > 0 {
+            failures_of(&mut **tx, &task.id).await?
+        } else {
+            Vec::new()
+        };
+        claimed.push(ClaimedTask {
+            task,
+            node_set_id,
+            confirmed,
+            failures,
+            deadline,
+        });
+    }
+    Ok(claimed)
+}
+
+pub(super) async fn failures_of<'e, E>(
+    executor: E,
+    task: &TaskId,
+) -> Result<Vec<NodeFailure>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    let rows = sqlx::query("SELECT node_index, reason, attempts, detail FROM task_failures WHERE task_id = ? ORDER BY node_index")
+        .bind(task.as_str())
+        .fetch_all(executor)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(NodeFailure {
+                node_index: row.try_get::<i64, _>("node_index")? as u32,
+                reason: FailureReason(row.try_get("reason")?),
+                attempts: row.try_get::<i64, _>("attempts")? as u32,
+                detail: row.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn record_progress(
+    tx: &mut Transaction<'static, Sqlite>,
+    owner: &str,
+    progress: &[TaskProgress],
+) -> Result<Vec<TaskId>, StoreError> {
+    let mut lost = Vec::new();
+    for update in progress {
+        let result = match update.finished {
+            Some((status, at)) => {
+                sqlx::query(
+                    "UPDATE tasks SET success = ?, failed = ?, confirmed = NULL, status = ?, finished_at = ?,
+                        lease_owner = NULL, lease_expires_at = NULL,
+                        callback_state = CASE WHEN callback_url IS NOT NULL THEN 'pending' END,
+                        callback_next_at = CASE WHEN callback_url IS NOT NULL THEN ? END
+                     WHERE id = ? AND lease_owner = ?",
+                )
+                .bind(i64::from(update.success))
+                .bind(i64::from(update.failed))
+                .bind(status.as_str())
+                .bind(to_millis(at))
+                .bind(to_millis(at))
+                .bind(update.task_id.as_str())
+                .bind(owner)
+                .execute(&mut **tx)
+                .await?
+            }
+            None => {
+                sqlx::query("UPDATE tasks SET success = ?, failed = ?, confirmed = ? WHERE id = ? AND lease_owner = ?")
+                    .bind(i64::from(update.success))
+                    .bind(i64::from(update.failed))
+                    .bind(update.confirmed.as_bytes())
+                    .bind(update.task_id.as_str())
+                    .bind(owner)
+                    .execute(&mut **tx)
+                    .await?
+            }
+        };
+        if result.rows_affected() == 0 {
+            lost.push(update.task_id.clone());
+            continue;
+        }
+        for failure in &update.new_failures {
+            sqlx::query(
+                "INSERT OR REPLACE INTO task_failures (task_id, node_index, reason, attempts, detail)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(update.task_id.as_str())
+            .bind(i64::from(failure.node_index))
+            .bind(failure.reason.as_str())
+            .bind(i64::from(failure.attempts))
+            .bind(&failure.detail)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(lost)
+}
+
+pub(super) async fn renew_leases(
+    tx: &mut Transaction<'static, Sqlite>,
+    owner: &str,
+    tasks: &[TaskId],
+    until: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in tasks.chunks(500) {
+        let ids = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND id IN ({ids})"
+        );
+        let mut query = sqlx::query(&sql).bind(to_millis(until)).bind(owner);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn release_leases(pool: &SqlitePool, owner: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?",
+    )
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn requeue_failed_nodes(
+    tx: &mut Transaction<'static, Sqlite>,
+    task_id: &TaskId,
+) -> Result<bool, StoreError> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = ?");
+    let Some(row) = sqlx::query(&sql)
+        .bind(task_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let task = rows::task(&row)?;
+    if task.status != TaskStatus::Failed {
+        return Ok(false);
+    }
+    let failures = failures_of(&mut **tx, task_id).await?;
+    let unsupported = FailureReason::unsupported();
+    let retried: Vec<&NodeFailure> = failures
+        .iter()
+        .filter(|f| f.reason != unsupported)
+        .collect();
+    if retried.is_empty() {
+        return Ok(false);
+    }
+    // Only the failed nodes are asked again: the others confirmed and are never asked twice.
+    let mut bitmap = NodeBitmap::new(task.total as usize);
+    for index in 0..task.total as usize {
+        bitmap.set(index);
+    }
+    for failure in &failures {
+        bitmap.clear(failure.node_index as usize);
+    }
+    for failure in &retried {
+        sqlx::query("DELETE FROM task_failures WHERE task_id = ? AND node_index = ?")
+            .bind(task_id.as_str())
+            .bind(i64::from(failure.node_index))
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE tasks SET status = 'running', failed = ?, confirmed = ?, finished_at = NULL,
+            lease_owner = NULL, lease_expires_at = NULL, callback_state = NULL, callback_next_at = NULL,
+            callback_attempts = 0
+         WHERE id = ?",
+    )
+    .bind(i64::from(task.failed) - retried.len() as i64)
+    .bind(bitmap.as_bytes())
+    .bind(task_id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}

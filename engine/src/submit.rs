@@ -1,0 +1,332 @@
+//! Accepting a submission: dedupe, parse, check domains, then write with the quota in one go.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::ids::{BatchId, TaskId};
+use crate::quota::QuotaUsage;
+use crate::store::{AuditEntry, BatchWrite, NewBatch, NewTask, StoreError, StoreRefusal};
+use crate::target::{DomainName, Target, TargetKind};
+use crate::time::QuotaDay;
+use crate::users::{QuotaLimits, User};
+
+/// Where a submission came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Source {
+    /// Seed 000 URL purge API.
+    Api000,
+    /// Seed 004 regex purge API.
+    Api004,
+    /// Native v1 API.
+    V1,
+    /// The dashboard.
+    Dashboard,
+}
+
+impl Source {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api000 => "api000",
+            Source::Api004 => "api004",
+            Source::V1 => "v1",
+            Source::Dashboard => "dashboard",
+        }
+    }
+}
+
+/// One submission.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The targets in request order (duplicates are merged).
+    pub targets: Vec<(TargetKind, String)>,
+    /// Where each task's result is posted.
+    pub callback_url: Option<String>,
+    /// Client idempotency key of the whole batch (v1).
+    pub idempotency_key: Option<String>,
+    /// Seed 000 `taskId`.
+    pub client_task_id: Option<String>,
+    /// Where it came from.
+    pub source: Source,
+    /// The key it was made with.
+    pub api_key_id: Option<i64>,
+}
+
+/// Why a whole submission was refused (nothing was written).
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The user is disabled.
+    #[error("user is disabled")]
+    UserDisabled,
+    /// The user may not purge.
+    #[error("user not allowed push")]
+    NotAllowed,
+    /// No target at all.
+    #[error("no target given")]
+    Empty,
+    /// More targets than one request may carry.
+    #[error("you can't submit more than {limit} targets at a time")]
+    TooMany {
+        /// The per-request limit.
+        limit: u32,
+    },
+    /// The callback URL is refused.
+    #[error(transparent)]
+    Callback(#[from] crate::callback_target::CallbackUrlError),
+    /// A client key (idempotency key or task id) is too long or empty.
+    #[error("{0} must be 1 to 128 printable characters")]
+    InvalidClientKey(&'static str),
+    /// The seed-000 `taskId` was used before for another target.
+    #[error("taskId {0} was already used for another uri")]
+    ClientTaskConflict(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why one target was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", content = "detail")]
+pub enum Refusal {
+    /// It does not parse (seed 004: InvalidUrlRegular).
+    Invalid(String),
+    /// Its host is not one of the user's domains (seed 004: ErrorChannel).
+    NotYourDomain,
+    /// The same regex of the user is still running (seed 004: RepeatUrlRegular).
+    StillRunning,
+    /// Today's quota is used up (seed 004: NumberOutOfLimit / NumberPartlyOutOfLimit).
+    OverQuota,
+}
+
+/// What happened to one target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetVerdict {
+    /// Its kind.
+    pub kind: TargetKind,
+    /// The target as sent (trimmed).
+    pub target: String,
+    /// The task created for it, or why it was refused.
+    pub result: Result<TaskId, Refusal>,
+}
+
+/// The quota as it stands after a submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaSnapshot {
+    /// The service-zone day.
+    pub day: QuotaDay,
+    /// The user's limits.
+    pub limits: QuotaLimits,
+    /// Used before the submission.
+    pub used_before: QuotaUsage,
+    /// Used after it.
+    pub used: QuotaUsage,
+}
+
+impl QuotaSnapshot {
+    /// What is left per kind.
+    pub fn left(&self) -> QuotaUsage {
+        self.used.left(&self.limits)
+    }
+}
+
+/// The result of a submission that was not refused as a whole.
+#[derive(Clone, Debug)]
+pub struct SubmitOutcome {
+    /// The batch, when at least one target was accepted (or on replay).
+    pub batch_id: Option<BatchId>,
+    /// True when an idempotency key or task id matched an earlier submission.
+    pub replayed: bool,
+    /// Per distinct target, in request order.
+    pub verdicts: Vec<TargetVerdict>,
+    /// The quota after it.
+    pub quota: QuotaSnapshot,
+}
+
+impl SubmitOutcome {
+    /// The accepted task ids.
+    pub fn accepted(&self) -> impl Iterator<Item = &TaskId> {
+        self.verdicts.iter().filter_map(|v| v.result.as_ref().ok())
+    }
+}
+
+/// Merges identical targets (same kind and trimmed text), keeping the first occurrence.
+pub fn dedupe(targets: Vec<(TargetKind, String)>) -> Vec<(TargetKind, String)> {
+    let mut seen = HashSet::new();
+    targets
+        .into_iter()
+        .map(|(kind, text)| (kind, text.trim().to_owned()))
+        .filter(|(kind, text)| seen.insert((*kind, text.clone())))
+        .collect()
+}
+
+/// The domain of `domains` that serves `host`, preferring an exact name over a wildcard.
+pub fn domain_for(domains: &[(i64, DomainName)], host: &str) -> Option<i64> {
+    domains
+        .iter()
+        .filter(|(_, domain)| domain.matches(host))
+        .min_by_key(|(_, domain)| domain.is_wildcard())
+        .map(|(id, _)| *id)
+}
+
+fn check_client_key(value: &Option<String>, name: &'static str) -> Result<(), SubmitError> {
+    match value {
+        Some(key)
+            if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(SubmitError::InvalidClientKey(name))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks what can be checked without the database and prepares the batch to write.
+pub(crate) struct Prepared {
+    pub batch: NewBatch,
+    pub verdicts: Vec<TargetVerdict>,
+    /// Index into `verdicts` of each task of `batch.tasks`.
+    pub task_verdicts: Vec<usize>,
+}
+
+pub(crate) fn prepare(
+    user: &User,
+    submission: &Submission,
+    domains: &[(i64, DomainName)],
+    limits: QuotaLimits,
+    day: &QuotaDay,
+    now: DateTime<Utc>,
+) -> Result<Prepared, SubmitError> {
+    if !user.enabled {
+        return Err(SubmitError::UserDisabled);
+    }
+    if !user.can_purge {
+        return Err(SubmitError::NotAllowed);
+    }
+    check_client_key(&submission.idempotency_key, "idempotency_key")?;
+    check_client_key(&submission.client_task_id, "taskId")?;
+    let targets = dedupe(submission.targets.clone());
+    if targets.is_empty() {
+        return Err(SubmitError::Empty);
+    }
+    if targets.len() > limits.batch as usize {
+        return Err(SubmitError::TooMany {
+            limit: limits.batch,
+        });
+    }
+    let batch_id = BatchId::generate();
+    let mut verdicts = Vec::with_capacity(targets.len());
+    let mut tasks = Vec::with_capacity(targets.len());
+    let mut task_verdicts = Vec::with_capacity(targets.len());
+    for (kind, text) in targets {
+        let result = match Target::parse(kind, &text) {
+            Err(error) => Err(Refusal::Invalid(error.to_string())),
+            Ok(target) => match domain_for(domains, target.host()) {
+                None => Err(Refusal::NotYourDomain),
+                Some(domain_id) => {
+                    let id = TaskId::generate();
+                    task_verdicts.push(verdicts.len());
+                    tasks.push(NewTask {
+                        id: id.clone(),
+                        kind,
+                        target: text.clone(),
+                        domain_id,
+                    });
+                    Ok(id)
+                }
+            },
+        };
+        verdicts.push(TargetVerdict {
+            kind,
+            target: text,
+            result,
+        });
+    }
+    let audit = AuditEntry {
+        id: 0,
+        at: now,
+        actor_id: Some(user.id),
+        actor: user.username.clone(),
+        action: "purge.submit".into(),
+        subject: batch_id.to_string(),
+        detail: serde_json::json!({
+            "source": submission.source.as_str(),
+            "targets": tasks.len(),
+        }),
+    };
+    let batch = NewBatch {
+        id: batch_id,
+        user_id: user.id,
+        api_key_id: submission.api_key_id,
+        source: submission.source.as_str(),
+        idempotency_key: submission.idempotency_key.clone(),
+        client_task_id: submission.client_task_id.clone(),
+        callback_url: submission.callback_url.clone(),
+        created_at: now,
+        day: day.key(),
+        limits,
+        tasks,
+        audit,
+    };
+    Ok(Prepared {
+        batch,
+        verdicts,
+        task_verdicts,
+    })
+}
+
+/// Applies what the store decided to the verdicts.
+pub(crate) fn apply_write(
+    prepared: &mut Prepared,
+    write: &BatchWrite,
+) -> Option<(QuotaUsage, QuotaUsage)> {
+    let BatchWrite::Written {
+        verdicts,
+        used_before,
+        used_after,
+    } = write
+    else {
+        return None;
+    };
+    for (task_index, refusal) in verdicts.iter().enumerate() {
+        if let Some(refusal) = refusal {
+            let verdict = &mut prepared.verdicts[prepared.task_verdicts[task_index]];
+            verdict.result = Err(match refusal {
+                StoreRefusal::RepeatRunning => Refusal::StillRunning,
+                StoreRefusal::OverQuota => Refusal::OverQuota,
+            });
+        }
+    }
+    Some((*used_before, *used_after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedupe_keeps_the_first_of_identical_targets() {
+        let targets = vec![
+            (TargetKind::Url, "http://a.com/x".to_owned()),
+            (TargetKind::Url, " http://a.com/x ".to_owned()),
+            (TargetKind::Prefix, "http://a.com/x".to_owned()),
+            (TargetKind::Url, "http://a.com/y".to_owned()),
+        ];
+        let deduped = dedupe(targets);
+        assert_eq!(deduped.len(), 3);
+        assert_eq!(deduped[0], (TargetKind::Url, "http://a.com/x".to_owned()));
+        assert_eq!(deduped[2].1, "http://a.com/y");
+    }
+
+    #[test]
+    fn exact_domains_win_over_wildcards() {
+        let domains = vec![
+            (1, DomainName::parse("*.a.com").unwrap()),
+            (2, DomainName::parse("www.a.com").unwrap()),
+        ];
+        assert_eq!(domain_for(&domains, "www.a.com"), Some(2));
+        assert_eq!(domain_for(&domains, "img.a.com"), Some(1));
+        assert_eq!(domain_for(&domains, "a.com"), None);
+        assert_eq!(domain_for(&domains, "b.com"), None);
+    }
+}

@@ -1,0 +1,508 @@
+//! The fan-out: fairness between users, crash recovery, retries of failed nodes, callbacks and
+//! progress events, against simulated edges on loopback.
+
+mod support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::Request;
+use engine::fleet::Protocol;
+use engine::submit::{Source, Submission};
+use engine::target::TargetKind;
+use engine::tasks::TaskStatus;
+use engine::Actor;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use support::*;
+
+type Received = Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+const FAST: EdgeBehaviour = EdgeBehaviour {
+    status: 200,
+    delay: Duration::from_millis(5),
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_url_is_not_held_back_by_another_users_huge_batch() {
+    let t = engine_with(|config| {
+        config.fanout.per_node_in_flight = 4;
+        config.fanout.max_in_flight = 256;
+    })
+    .await;
+    let mut edges = Vec::new();
+    for _ in 0..40 {
+        edges.push(start_sim_edge(FAST).await);
+    }
+    let addrs: Vec<SocketAddr> = edges.iter().map(|e| e.addr).collect();
+    let big = t
+        .developer_with_fleet("big", "big.example.com", Protocol::Varnish, &addrs)
+        .await;
+    let small = t
+        .developer_with_fleet("small", "small.example.com", Protocol::Varnish, &addrs)
+        .await;
+    let urls: Vec<String> = (0..500)
+        .map(|i| format!("http://big.example.com/asset/{i}.js"))
+        .collect();
+    let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let batch = submit(&t.engine, &big, TargetKind::Url, &refs).await;
+    assert_eq!(batch.accepted().count(), 500);
+    let workers = t.engine.start_workers();
+    // Let the big batch occupy the workers, then submit one URL of another user.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let single = submit(
+        &t.engine,
+        &small,
+        TargetKind::Url,
+        &["http://small.example.com/index.html"],
+    )
+    .await;
+    let single_task = single.accepted().next().expect("accepted").clone();
+    let single_report = finished_report(&t.engine, &single_task).await;
+    assert_eq!(single_report.task.status, TaskStatus::Success);
+
+    let batch_id = batch.batch_id.expect("batch");
+    let tasks = wait_for(Duration::from_secs(60), || async {
+        let tasks = t
+            .engine
+            .batch_tasks(batch_id.as_str(), None)
+            .await
+            .expect("read")
+            .expect("batch");
+        tasks
+            .iter()
+            .all(|task| task.status.is_final())
+            .then_some(tasks)
+    })
+    .await;
+    let batch_start = tasks.iter().map(|t| t.created_at).min().expect("tasks");
+    let batch_end = tasks
+        .iter()
+        .filter_map(|t| t.finished_at)
+        .max()
+        .expect("finished");
+    let batch_ms = (batch_end - batch_start).num_milliseconds();
+    let single_ms = (single_report.task.finished_at.expect("finished")
+        - single_report.task.created_at)
+        .num_milliseconds();
+    println!(
+        "big batch: 500 × 40 nodes in {batch_ms} ms; single URL of another user: {single_ms} ms"
+    );
+    assert!(
+        batch_ms > 500,
+        "the batch must be long enough to measure ({batch_ms} ms)"
+    );
+    assert!(
+        single_ms * 5 < batch_ms,
+        "single URL took {single_ms} ms of the batch's {batch_ms} ms"
+    );
+    assert!(
+        single_report.task.finished_at < Some(batch_end),
+        "it did not wait for the batch"
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again() {
+    let slow = EdgeBehaviour {
+        status: 200,
+        delay: Duration::from_millis(150),
+    };
+    let configure = |config: &mut engine::EngineConfig| {
+        config.fanout.per_node_in_flight = 1;
+        config.fanout.lease_secs = 2;
+    };
+    let t = engine_with(|c| {
+        configure(c);
+        c.instance_name = Some("first".into());
+    })
+    .await;
+    let mut edges = Vec::new();
+    for _ in 0..20 {
+        edges.push(start_sim_edge(slow).await);
+    }
+    let addrs: Vec<SocketAddr> = edges.iter().map(|e| e.addr).collect();
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &addrs)
+        .await;
+    let urls: Vec<String> = (0..12)
+        .map(|i| format!("http://www.example.com/{i}.png"))
+        .collect();
+    let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let outcome = submit(&t.engine, &user, TargetKind::Url, &refs).await;
+    let task_ids: Vec<_> = outcome.accepted().cloned().collect();
+
+    let workers = t.engine.start_workers();
+    // Wait until work is provably under way: a task is running with some nodes confirmed.
+    wait_for(Duration::from_secs(20), || async {
+        for id in &task_ids {
+            let task = t.engine.task(id.as_str(), None).await.expect("read")?;
+            if task.status == TaskStatus::Running && task.success > 0 && task.success < task.total {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+    workers.abort();
+    let asked_before_crash: usize = edges.iter().map(SimEdge::count).sum();
+    let mut confirmed_before = 0;
+    for id in &task_ids {
+        confirmed_before += t
+            .engine
+            .task(id.as_str(), None)
+            .await
+            .expect("read")
+            .expect("task")
+            .success;
+    }
+
+    let dir = t.dir.path().to_path_buf();
+    let mut config = test_config(&dir);
+    configure(&mut config);
+    config.instance_name = Some("second".into());
+    let second = engine::Engine::open(&t.database_url(), config)
+        .await
+        .expect("reopen");
+    let workers = second.start_workers();
+    for id in &task_ids {
+        let report = finished_report(&second, id).await;
+        assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+        assert_eq!(report.task.success, 20);
+    }
+    workers.shutdown().await;
+
+    let mut asked: HashMap<(SocketAddr, String), usize> = HashMap::new();
+    for edge in &edges {
+        for (path, count) in edge.per_path() {
+            asked.insert((edge.addr, path), count);
+        }
+    }
+    let twice: usize = asked.values().map(|n| n.saturating_sub(1)).sum();
+    println!(
+        "crash: {asked_before_crash} node purges answered before the crash, {confirmed_before} confirmed in the \
+         database; {twice} node purges sent twice; {} node/URL pairs asked",
+        asked.len()
+    );
+    assert_eq!(asked.len(), 12 * 20, "every node asked for every URL");
+    // Only requests in flight since the last write may be repeated: at most one per node here.
+    assert!(twice <= 20 * 2, "{twice} repeats");
+    assert!(confirmed_before > 0);
+}
+
+#[tokio::test]
+async fn retry_asks_only_the_failed_nodes_again() {
+    let t = test_engine().await;
+    let healthy = start_sim_edge(FAST).await;
+    let broken = refusing_addr();
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            "www.example.com",
+            Protocol::Varnish,
+            &[healthy.addr, broken],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/r.js"],
+    )
+    .await;
+    let task = outcome.accepted().next().expect("accepted").clone();
+    let report = finished_report(&t.engine, &task).await;
+    assert_eq!(report.task.status, TaskStatus::Failed);
+    assert_eq!(
+        report.failed_status["connect_refused"],
+        vec![broken.to_string()]
+    );
+
+    // The node comes back; a retry asks it and only it.
+    let revived = start_sim_edge_on(broken, FAST).await;
+    let actor = Actor::cli();
+    assert!(t
+        .engine
+        .retry_task(&actor, task.as_str(), Some(user.id))
+        .await
+        .expect("retry"));
+    let report = wait_for(Duration::from_secs(10), || async {
+        let task = t.engine.task(task.as_str(), None).await.expect("read")?;
+        (task.status == TaskStatus::Success).then_some(task)
+    })
+    .await;
+    assert_eq!((report.success, report.failed), (2, 0));
+    assert_eq!(healthy.count(), 1, "the confirmed node was not asked again");
+    assert_eq!(revived.count(), 1);
+    assert!(!t
+        .engine
+        .retry_task(&actor, task.as_str(), Some(user.id))
+        .await
+        .expect("nothing to retry"));
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_user_cannot_see_or_retry_a_task() {
+    let t = test_engine().await;
+    let edge = start_sim_edge(FAST).await;
+    let owner = t
+        .developer_with_fleet("owner", "www.example.com", Protocol::Varnish, &[edge.addr])
+        .await;
+    let other = t
+        .developer_with_fleet(
+            "other",
+            "other.example.com",
+            Protocol::Varnish,
+            &[edge.addr],
+        )
+        .await;
+    let outcome = submit(
+        &t.engine,
+        &owner,
+        TargetKind::Url,
+        &["http://www.example.com/p"],
+    )
+    .await;
+    let task = outcome.accepted().next().expect("accepted").clone();
+    assert!(t
+        .engine
+        .task(task.as_str(), Some(other.id))
+        .await
+        .expect("read")
+        .is_none());
+    assert!(t
+        .engine
+        .task(task.as_str(), Some(owner.id))
+        .await
+        .expect("read")
+        .is_some());
+    let batch = outcome.batch_id.expect("batch");
+    assert!(t
+        .engine
+        .batch_tasks(batch.as_str(), Some(other.id))
+        .await
+        .expect("read")
+        .is_none());
+    assert!(t
+        .engine
+        .retry_task(&Actor::cli(), task.as_str(), Some(other.id))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_finished_task_posts_its_signed_result_to_the_callback_url() {
+    let t = test_engine().await;
+    let edge = start_sim_edge(FAST).await;
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge.addr])
+        .await;
+    let (key, secret) = t
+        .engine
+        .create_key(&Actor::cli(), user.id, "ci")
+        .await
+        .expect("key");
+
+    let received: Received = Arc::default();
+    let sink = Arc::clone(&received);
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let sink = Arc::clone(&sink);
+        async move {
+            let signature = request
+                .headers()
+                .get("x-purger-signature")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            sink.lock().expect("lock").push((signature, body.to_vec()));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let callback = format!("http://{}/purged", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let workers = t.engine.start_workers();
+    let outcome = t
+        .engine
+        .submit(
+            &user,
+            Submission {
+                targets: vec![(TargetKind::Url, "http://www.example.com/cb.png".into())],
+                callback_url: Some(callback),
+                idempotency_key: None,
+                client_task_id: None,
+                source: Source::Api000,
+                api_key_id: Some(key.id),
+            },
+        )
+        .await
+        .expect("accepted");
+    assert!(outcome.batch_id.is_some());
+    let (signature, body) = wait_for(Duration::from_secs(10), || async {
+        received.lock().expect("lock").first().cloned()
+    })
+    .await;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes()).expect("key");
+    mac.update(&body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(signature.as_deref(), Some(expected.as_str()));
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    assert_eq!(json["status"], "success");
+    assert_eq!(json["uri"], "http://www.example.com/cb.png");
+    assert_eq!(
+        json["success_ips"],
+        serde_json::json!([edge.addr.to_string()])
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn progress_events_follow_a_task_to_its_end() {
+    let t = test_engine().await;
+    let mut addrs = Vec::new();
+    let mut edges = Vec::new();
+    for i in 0..5 {
+        let edge = start_sim_edge(EdgeBehaviour {
+            status: 200,
+            delay: Duration::from_millis(40 * i),
+        })
+        .await;
+        addrs.push(edge.addr);
+        edges.push(edge);
+    }
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &addrs)
+        .await;
+    let mut events = t.engine.subscribe();
+    let workers = t.engine.start_workers();
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/e"],
+    )
+    .await;
+    let task = outcome.accepted().next().expect("accepted").clone();
+    let mut seen = Vec::new();
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+        if event.task_id == task {
+            seen.push((event.success, event.status));
+            if event.status.is_final() {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.last(), Some(&(5, TaskStatus::Success)));
+    assert!(
+        seen.iter().any(|(done, _)| *done > 0 && *done < 5),
+        "an intermediate value: {seen:?}"
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest() {
+    let t = engine_with(|config| config.retention_days = 1).await;
+    let edge = start_sim_edge(FAST).await;
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge.addr])
+        .await;
+    let workers = t.engine.start_workers();
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/old"],
+    )
+    .await;
+    let old = outcome.accepted().next().expect("accepted").clone();
+    finished_report(&t.engine, &old).await;
+    workers.shutdown().await;
+    let pending = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/pending"],
+    )
+    .await;
+    let pending = pending.accepted().next().expect("accepted").clone();
+
+    // Nothing is old enough yet.
+    assert_eq!(t.engine.prune_now().await.expect("prune"), 0);
+    // Two days later (the store prunes by cutoff): the finished task goes, the pending one stays.
+    let cutoff = chrono::Utc::now() + chrono::Duration::days(2);
+    let store = engine::store::open(&t.database_url()).await.expect("store");
+    assert_eq!(store.prune_tasks(cutoff).await.expect("prune"), 1);
+    assert!(t
+        .engine
+        .task(old.as_str(), None)
+        .await
+        .expect("read")
+        .is_none());
+    assert!(t
+        .engine
+        .task(pending.as_str(), None)
+        .await
+        .expect("read")
+        .is_some());
+}
+
+#[tokio::test]
+async fn node_health_follows_recent_results() {
+    let t = test_engine().await;
+    let healthy = start_sim_edge(FAST).await;
+    let broken = refusing_addr();
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            "www.example.com",
+            Protocol::Varnish,
+            &[healthy.addr, broken],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/h"],
+    )
+    .await;
+    finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    workers.shutdown().await;
+    let groups = t.engine.list_groups().await.expect("groups");
+    let node_of = |addr: SocketAddr| {
+        groups[0]
+            .nodes
+            .iter()
+            .find(|n| n.port == addr.port())
+            .expect("node")
+            .id
+    };
+    let health = t.engine.node_health();
+    let good = &health[&node_of(healthy.addr)];
+    assert!(
+        good.last_success.is_some() && good.failure_rate() == 0.0,
+        "{good:?}"
+    );
+    let bad = &health[&node_of(broken)];
+    assert_eq!(
+        (bad.recent, bad.recent_failures),
+        (3, 3),
+        "three attempts, all refused"
+    );
+    assert_eq!(
+        bad.last_failure.as_ref().map(|(_, r)| r.as_str()),
+        Some("connect_refused")
+    );
+}

@@ -1,0 +1,229 @@
+//! Purges against real caches started from the shipped configurations: the object is cached
+//! (HIT) before the purge and fetched fresh from the origin (MISS, new body) after it.
+
+mod support;
+
+use engine::fleet::Protocol;
+use engine::target::TargetKind;
+use engine::tasks::TaskStatus;
+use support::*;
+
+const HOST: &str = "www.example.com";
+
+/// Fetches until cached; returns the cached body.
+async fn cache(port: u16, path: &str) -> String {
+    let (_, first) = fetch(port, HOST, path).await;
+    let (status, second) = fetch(port, HOST, path).await;
+    assert_eq!(status, "HIT", "{path} must be cached before the purge");
+    assert_eq!(first, second);
+    second
+}
+
+#[tokio::test]
+async fn varnish_exact_url_purge_evicts_the_object() {
+    let origin = start_origin().await;
+    let varnish = start_varnish(origin.addr).await;
+    let t = test_engine().await;
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            HOST,
+            Protocol::Varnish,
+            &[([127, 0, 0, 1], varnish.port).into()],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+
+    let before = cache(varnish.port, "/a.png?v=1").await;
+    let other = cache(varnish.port, "/b.png").await;
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/a.png?v=1"],
+    )
+    .await;
+    let task = outcome.accepted().next().expect("accepted").clone();
+    let report = finished_report(&t.engine, &task).await;
+    assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+    assert_eq!((report.task.total, report.task.success), (1, 1));
+
+    let (status, after) = fetch(varnish.port, HOST, "/a.png?v=1").await;
+    assert_eq!(status, "MISS");
+    assert_ne!(after, before, "the origin must be asked again");
+    assert_eq!(
+        fetch(varnish.port, HOST, "/b.png").await,
+        ("HIT".into(), other),
+        "other objects stay cached"
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn varnish_regex_and_prefix_bans_evict_exactly_what_matches() {
+    let origin = start_origin().await;
+    let varnish = start_varnish(origin.addr).await;
+    let t = test_engine().await;
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            HOST,
+            Protocol::Varnish,
+            &[([127, 0, 0, 1], varnish.port).into()],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+
+    let txt = cache(varnish.port, "/test/a.txt").await;
+    let no_dot = cache(varnish.port, "/test/aXtxt").await;
+    let png = cache(varnish.port, "/test/b.png").await;
+    let img = cache(varnish.port, "/img/x.png").await;
+    let elsewhere = cache(varnish.port, "/other/img/x.png").await;
+
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Regex,
+        &["http://www.example.com/test/.*\\.txt"],
+    )
+    .await;
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Prefix,
+        &["http://www.example.com/img/"],
+    )
+    .await;
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+
+    let (status, body) = fetch(varnish.port, HOST, "/test/a.txt").await;
+    assert_eq!(status, "MISS");
+    assert_ne!(body, txt);
+    // The escaped dot reached Varnish as a literal dot: "aXtxt" does not match `.*\.txt`.
+    assert_eq!(
+        fetch(varnish.port, HOST, "/test/aXtxt").await,
+        ("HIT".into(), no_dot)
+    );
+    assert_eq!(
+        fetch(varnish.port, HOST, "/test/b.png").await,
+        ("HIT".into(), png)
+    );
+    let (status, body) = fetch(varnish.port, HOST, "/img/x.png").await;
+    assert_eq!(status, "MISS");
+    assert_ne!(body, img);
+    // The prefix is anchored: the same path under another directory stays.
+    assert_eq!(
+        fetch(varnish.port, HOST, "/other/img/x.png").await,
+        ("HIT".into(), elsewhere)
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn nginx_exact_url_purge_evicts_the_object_and_404_counts_as_success() {
+    let origin = start_origin().await;
+    let nginx = start_nginx(origin.addr).await;
+    let t = test_engine().await;
+    let protocol = Protocol::Nginx {
+        prefix_wildcard: false,
+    };
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            HOST,
+            protocol,
+            &[([127, 0, 0, 1], nginx.port).into()],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+
+    let before = cache(nginx.port, "/n/a.css?x=1").await;
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &[
+            "http://www.example.com/n/a.css?x=1",
+            "http://www.example.com/never-cached.js",
+        ],
+    )
+    .await;
+    let tasks: Vec<_> = outcome.accepted().cloned().collect();
+    for task in &tasks {
+        let report = finished_report(&t.engine, task).await;
+        assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+    }
+    let (status, after) = fetch(nginx.port, HOST, "/n/a.css?x=1").await;
+    assert_eq!(status, "MISS");
+    assert_ne!(after, before);
+
+    // Regexes cannot be expressed with ngx_cache_purge 2.3: the node fails as `unsupported`.
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Regex,
+        &["http://www.example.com/n/.*"],
+    )
+    .await;
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    assert_eq!(report.task.status, TaskStatus::Failed);
+    assert_eq!(
+        report.failed_status.keys().collect::<Vec<_>>(),
+        vec!["unsupported"]
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_and_silent_nodes_fail_with_their_reasons_while_healthy_ones_confirm() {
+    let origin = start_origin().await;
+    let varnish = start_varnish(origin.addr).await;
+    let refusing = refusing_addr();
+    let silent = silent_addr().await;
+    let t = test_engine().await;
+    let healthy = ([127, 0, 0, 1], varnish.port).into();
+    let user = t
+        .developer_with_fleet("dev", HOST, Protocol::Varnish, &[healthy, refusing, silent])
+        .await;
+    let workers = t.engine.start_workers();
+
+    let before = cache(varnish.port, "/f.png").await;
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://www.example.com/f.png"],
+    )
+    .await;
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    assert_eq!(report.task.status, TaskStatus::Failed);
+    assert_eq!(
+        (report.task.total, report.task.success, report.task.failed),
+        (3, 1, 2)
+    );
+    assert_eq!(
+        report.success_ips,
+        vec![format!("127.0.0.1:{}", varnish.port)]
+    );
+    assert_eq!(
+        report.failed_status["connect_refused"],
+        vec![format!("127.0.0.1:{}", refusing.port())]
+    );
+    assert_eq!(
+        report.failed_status["timeout"],
+        vec![format!("127.0.0.1:{}", silent.port())]
+    );
+    // Retried up to the limit, never more.
+    assert!(
+        report.failures.iter().all(|(_, f)| f.attempts == 3),
+        "{:?}",
+        report.failures
+    );
+    let (status, after) = fetch(varnish.port, HOST, "/f.png").await;
+    assert_eq!(status, "MISS");
+    assert_ne!(after, before);
+    workers.shutdown().await;
+}

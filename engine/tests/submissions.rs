@@ -1,0 +1,373 @@
+//! Submissions: validation, domains, deduplication, repeats, idempotency and exact quotas.
+
+mod support;
+
+use std::sync::Arc;
+
+use engine::fleet::Protocol;
+use engine::submit::{Refusal, Source, Submission, SubmitError};
+use engine::target::TargetKind;
+use engine::users::{QuotaOverrides, User};
+use engine::Actor;
+use support::*;
+
+fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
+    Submission {
+        targets,
+        callback_url: None,
+        idempotency_key: None,
+        client_task_id: None,
+        source: Source::V1,
+        api_key_id: None,
+    }
+}
+
+async fn setup() -> (TestEngine, User) {
+    let t = test_engine().await;
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            "www.example.com",
+            Protocol::Varnish,
+            &[refusing_addr()],
+        )
+        .await;
+    (t, user)
+}
+
+async fn with_quota(t: &TestEngine, user: &User, quota: QuotaOverrides) -> User {
+    t.engine
+        .set_quota(&Actor::cli(), user.id, quota)
+        .await
+        .expect("quota set")
+}
+
+#[tokio::test]
+async fn each_target_gets_its_verdict_and_duplicates_are_merged() {
+    let (t, user) = setup().await;
+    let outcome = t
+        .engine
+        .submit(
+            &user,
+            submission(vec![
+                (TargetKind::Url, "http://www.example.com/a".into()),
+                (TargetKind::Url, " http://www.example.com/a".into()),
+                (TargetKind::Url, "http://other.example.org/a".into()),
+                (TargetKind::Regex, "http://www.example.com/(unclosed".into()),
+                (TargetKind::Prefix, "http://www.example.com/dir/".into()),
+            ]),
+        )
+        .await
+        .expect("accepted in part");
+    let results: Vec<_> = outcome
+        .verdicts
+        .iter()
+        .map(|v| v.result.clone().map(|_| ()))
+        .collect();
+    assert_eq!(
+        outcome.verdicts.len(),
+        4,
+        "the duplicate is merged before anything is counted"
+    );
+    assert_eq!(results[0], Ok(()));
+    assert_eq!(results[1], Err(Refusal::NotYourDomain));
+    assert!(matches!(results[2], Err(Refusal::Invalid(_))));
+    assert_eq!(results[3], Ok(()));
+    assert_eq!(
+        (
+            outcome.quota.used.url,
+            outcome.quota.used.prefix,
+            outcome.quota.used.regex
+        ),
+        (1, 1, 0)
+    );
+    let tasks = t
+        .engine
+        .batch_tasks(outcome.batch_id.expect("batch").as_str(), Some(user.id))
+        .await
+        .expect("read");
+    assert_eq!(tasks.expect("visible to its owner").len(), 2);
+}
+
+#[tokio::test]
+async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing() {
+    let (t, user) = setup().await;
+    let many: Vec<_> = (0..501)
+        .map(|i| (TargetKind::Url, format!("http://www.example.com/{i}")))
+        .collect();
+    assert!(matches!(
+        t.engine.submit(&user, submission(many)).await,
+        Err(SubmitError::TooMany { limit: 500 })
+    ));
+    assert!(matches!(
+        t.engine.submit(&user, submission(vec![])).await,
+        Err(SubmitError::Empty)
+    ));
+    let blank = vec![(TargetKind::Url, "  ".to_owned())];
+    let outcome = t
+        .engine
+        .submit(&user, submission(blank))
+        .await
+        .expect("a blank line is a verdict");
+    assert!(outcome.batch_id.is_none());
+
+    let actor = Actor::cli();
+    let update = engine::store::UserUpdate {
+        can_purge: Some(false),
+        ..Default::default()
+    };
+    let barred = t
+        .engine
+        .update_user(&actor, user.id, update, None)
+        .await
+        .expect("update");
+    let one = vec![(TargetKind::Url, "http://www.example.com/x".to_owned())];
+    assert!(matches!(
+        t.engine.submit(&barred, submission(one.clone())).await,
+        Err(SubmitError::NotAllowed)
+    ));
+    let update = engine::store::UserUpdate {
+        enabled: Some(false),
+        can_purge: Some(true),
+        ..Default::default()
+    };
+    let disabled = t
+        .engine
+        .update_user(&actor, user.id, update, None)
+        .await
+        .expect("update");
+    assert!(matches!(
+        t.engine.submit(&disabled, submission(one)).await,
+        Err(SubmitError::UserDisabled)
+    ));
+    assert_eq!(
+        t.engine.quota_status(&user).await.expect("quota").used.url,
+        0
+    );
+    assert!(t
+        .engine
+        .list_tasks(&Default::default())
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_quota_accepts_what_fits_and_refuses_the_rest() {
+    let (t, user) = setup().await;
+    let user = with_quota(
+        &t,
+        &user,
+        QuotaOverrides {
+            regex: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = submit(
+        &t.engine,
+        &user,
+        TargetKind::Regex,
+        &["http://www.example.com/a/.*"],
+    )
+    .await;
+    assert_eq!(first.quota.left().regex, 2);
+    let regexes: Vec<String> = (0..4)
+        .map(|i| format!("http://www.example.com/b{i}/.*"))
+        .collect();
+    let refs: Vec<&str> = regexes.iter().map(String::as_str).collect();
+    let outcome = submit(&t.engine, &user, TargetKind::Regex, &refs).await;
+    let refused: Vec<_> = outcome
+        .verdicts
+        .iter()
+        .filter(|v| v.result == Err(Refusal::OverQuota))
+        .collect();
+    assert_eq!(outcome.accepted().count(), 2);
+    assert_eq!(refused.len(), 2);
+    assert_eq!(
+        refused[0].target, regexes[2],
+        "the first ones fit, the last ones are refused"
+    );
+    assert_eq!(
+        (outcome.quota.used_before.regex, outcome.quota.used.regex),
+        (1, 3)
+    );
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Regex,
+        &["http://www.example.com/c/.*"],
+    )
+    .await;
+    assert!(outcome.batch_id.is_none());
+    assert_eq!(outcome.verdicts[0].result, Err(Refusal::OverQuota));
+}
+
+#[tokio::test]
+async fn a_regex_still_running_is_refused_as_a_repeat() {
+    let (t, user) = setup().await;
+    let regex = "http://www.example.com/x/.*\\.png";
+    submit(&t.engine, &user, TargetKind::Regex, &[regex]).await;
+    let outcome = submit(
+        &t.engine,
+        &user,
+        TargetKind::Regex,
+        &[regex, "http://www.example.com/y/.*"],
+    )
+    .await;
+    assert_eq!(outcome.verdicts[0].result, Err(Refusal::StillRunning));
+    assert!(outcome.verdicts[1].result.is_ok());
+    assert_eq!(
+        outcome.quota.used.regex, 2,
+        "a refused repeat costs no quota"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_and_task_ids_return_the_earlier_submission() {
+    let (t, user) = setup().await;
+    let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/i".into())]);
+    request.idempotency_key = Some("req-1".into());
+    let first = t
+        .engine
+        .submit(&user, request.clone())
+        .await
+        .expect("first");
+    let again = t.engine.submit(&user, request).await.expect("replay");
+    assert!(again.replayed);
+    assert_eq!(again.batch_id, first.batch_id);
+    assert_eq!(
+        t.engine.quota_status(&user).await.expect("quota").used.url,
+        1,
+        "counted once"
+    );
+
+    let mut seed = submission(vec![(TargetKind::Url, "http://www.example.com/t".into())]);
+    seed.client_task_id = Some("client-7".into());
+    let first = t.engine.submit(&user, seed.clone()).await.expect("first");
+    let again = t
+        .engine
+        .submit(&user, seed.clone())
+        .await
+        .expect("same uri");
+    assert_eq!(again.accepted().next(), first.accepted().next());
+    seed.targets = vec![(TargetKind::Url, "http://www.example.com/other".into())];
+    assert!(matches!(
+        t.engine.submit(&user, seed).await,
+        Err(SubmitError::ClientTaskConflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn callbacks_to_private_addresses_are_refused_unless_allowed() {
+    let (t, user) = setup().await;
+    let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/c".into())]);
+    request.callback_url = Some("http://10.1.2.3/hook".into());
+    assert!(matches!(
+        t.engine.submit(&user, request.clone()).await,
+        Err(SubmitError::Callback(_))
+    ));
+    request.callback_url = Some("http://169.254.169.254/latest".into());
+    assert!(matches!(
+        t.engine.submit(&user, request.clone()).await,
+        Err(SubmitError::Callback(_))
+    ));
+    // The test configuration allow-lists 127.0.0.0/8.
+    request.callback_url = Some("http://127.0.0.1:9/hook".into());
+    assert!(t.engine.submit(&user, request).await.is_ok());
+}
+
+#[tokio::test]
+async fn fifty_concurrent_submitters_spend_exactly_the_limit() {
+    let (t, user) = setup().await;
+    let user = with_quota(
+        &t,
+        &user,
+        QuotaOverrides {
+            url: Some(100),
+            ..Default::default()
+        },
+    )
+    .await;
+    let engine = Arc::new(t.engine.clone());
+    let submitters = (0..50).map(|i| {
+        let engine = Arc::clone(&engine);
+        let user = user.clone();
+        tokio::spawn(async move {
+            let targets: Vec<_> = (0..3)
+                .map(|j| (TargetKind::Url, format!("http://www.example.com/{i}/{j}")))
+                .collect();
+            let outcome = engine
+                .submit(&user, submission(targets))
+                .await
+                .expect("no submission fails");
+            outcome.accepted().count()
+        })
+    });
+    let mut accepted = 0;
+    for submitter in submitters {
+        accepted += submitter.await.expect("task");
+    }
+    assert_eq!(
+        accepted, 100,
+        "150 asked, exactly the limit of 100 accepted"
+    );
+    assert_eq!(
+        t.engine.quota_status(&user).await.expect("quota").used.url,
+        100
+    );
+    let stored = t
+        .engine
+        .list_tasks(&engine::store::TaskFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 100);
+}
+
+#[tokio::test]
+async fn the_history_text_filter_finds_substrings_short_and_long() {
+    let (t, user) = setup().await;
+    let targets = [
+        "http://www.example.com/img/Logo.PNG",
+        "http://www.example.com/img/logo-2.png?v=\"1\"",
+        "http://www.example.com/css/site.css",
+    ];
+    submit(&t.engine, &user, TargetKind::Url, &targets).await;
+    let find = |text: &str| {
+        let filter = engine::store::TaskFilter {
+            text: Some(text.to_owned()),
+            limit: 10,
+            ..Default::default()
+        };
+        let engine = t.engine.clone();
+        async move {
+            let mut found: Vec<String> = engine
+                .list_tasks(&filter)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|t| t.target)
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    // Three characters or more go through the trigram index, case-insensitively.
+    assert_eq!(
+        find("logo").await,
+        vec![targets[0].to_owned(), targets[1].to_owned()]
+    );
+    assert_eq!(find("site.css").await, vec![targets[2].to_owned()]);
+    assert_eq!(
+        find("v=\"1\"").await,
+        vec![targets[1].to_owned()],
+        "quotes are searched, not parsed"
+    );
+    assert!(find("nothing-like-this").await.is_empty());
+    // Shorter text scans with LIKE; its wildcards are literal.
+    assert_eq!(find("-2").await, vec![targets[1].to_owned()]);
+    assert!(find("%").await.is_empty());
+}

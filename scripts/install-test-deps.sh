@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the build tools: Debian's Chromium for the end-to-end
+# suite, the real edge caches (Varnish, nginx with ngx_cache_purge), curl and openssl for the
+# seed scripts, and the end2end npm packages from their lockfile. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+
+packages=(chromium varnish nginx libnginx-mod-http-cache-purge curl openssl)
+missing=()
+# Node.js may come from elsewhere (with its own npm); Debian's is enough when there is none.
+command -v npm >/dev/null || missing+=(nodejs npm)
+for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "npm ci (end2end)"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,160 @@
+//! `purger bench`: the fan-out and storage figures of issue 6, measured on this machine in one
+//! run, against simulated edges in a separate process and, for the ceiling, `wrk`.
+//! Figures are printed, never asserted.
+
+mod fleet;
+mod scenarios;
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Options of `purger bench`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Runs of the seed scenario (1 URL to 301 edges).
+    #[arg(long, default_value_t = 200)]
+    pub seed_runs: usize,
+    /// Edges of the bulk scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub bulk_edges: usize,
+    /// URLs of the bulk scenario.
+    #[arg(long, default_value_t = 500)]
+    pub bulk_urls: usize,
+    /// Batches of 500 targets in the ingest scenario.
+    #[arg(long, default_value_t = 40)]
+    pub ingest_batches: usize,
+    /// Tasks stored for the history scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub history_tasks: usize,
+    /// First port of the simulated edges.
+    #[arg(long, default_value_t = 21000)]
+    pub edge_port: u16,
+}
+
+/// Latency percentiles of a set of samples.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub n: usize,
+    /// Median, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, in milliseconds.
+    pub p99_ms: f64,
+    /// Largest, in milliseconds.
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    /// Computes percentiles of `samples`.
+    pub fn of(samples: &mut [Duration]) -> Self {
+        samples.sort();
+        let at = |q: f64| {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            samples[index].as_secs_f64() * 1000.0
+        };
+        Self {
+            n: samples.len(),
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// Everything the bench measured.
+#[derive(Debug, Default, Serialize)]
+pub struct BenchReport {
+    /// 1. Submit → final status as a polling client sees it.
+    pub seed: Option<Percentiles>,
+    /// 2. Node purges per second end to end.
+    pub bulk_node_purges_per_sec: Option<f64>,
+    /// 2. wrk's PURGE requests per second against the same fleet.
+    pub wrk_requests_per_sec: Option<f64>,
+    /// 3. Targets accepted per second.
+    pub ingest_targets_per_sec: Option<f64>,
+    /// 3. Latency of a 500-target batch.
+    pub ingest_batch: Option<Percentiles>,
+    /// 4. Peak RSS of the Purger process during (2), in MiB.
+    pub bulk_peak_rss_mib: Option<f64>,
+    /// 5. Task list latency with the history stored.
+    pub history_list: Option<Percentiles>,
+    /// 5. Database bytes per stored task (history scenario: no failures).
+    pub history_bytes_per_task: Option<f64>,
+    /// 5. Database bytes per finished bulk task (1000 nodes each).
+    pub bulk_bytes_per_task: Option<f64>,
+}
+
+/// Runs every scenario and prints the figures as they come.
+pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
+    let mut report = BenchReport::default();
+    let say = |text: String| {
+        if !json {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    };
+    say(format!(
+        "machine: {} cores; {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        fleet::memory_summary()
+    ));
+
+    let seed = scenarios::seed(&args).await?;
+    say(format!("1. seed scenario, 1 URL → 301 edges via /api/purge + /api/q polled every 2 ms: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} runs", seed.p50_ms, seed.p99_ms, seed.max_ms, seed.n));
+    report.seed = Some(seed);
+
+    let bulk = scenarios::bulk(&args).await?;
+    say(format!(
+        "2. bulk, {} URLs × {} edges = {} node purges: {:.0} node purges/s end to end; wrk PURGE against the same fleet: {}; ratio {}",
+        args.bulk_urls,
+        args.bulk_edges,
+        args.bulk_urls * args.bulk_edges,
+        bulk.node_purges_per_sec,
+        bulk.wrk_per_sec.map(|r| format!("{r:.0} requests/s")).unwrap_or_else(|| "not measured (wrk missing)".into()),
+        bulk.wrk_per_sec.map(|r| format!("{:.0}%", bulk.node_purges_per_sec * 100.0 / r)).unwrap_or_else(|| "-".into()),
+    ));
+    say(format!(
+        "4. peak RSS of Purger during (2): {:.1} MiB",
+        bulk.peak_rss_mib
+    ));
+    report.bulk_node_purges_per_sec = Some(bulk.node_purges_per_sec);
+    report.wrk_requests_per_sec = bulk.wrk_per_sec;
+    report.bulk_peak_rss_mib = Some(bulk.peak_rss_mib);
+    report.bulk_bytes_per_task = Some(bulk.bytes_per_task);
+
+    let ingest = scenarios::ingest(&args).await?;
+    say(format!(
+        "3. ingest through POST /api/v1/purges (SQLite): {:.0} targets/s; 500-target batch p50 {:.1} ms, p99 {:.1} ms",
+        ingest.targets_per_sec, ingest.batch.p50_ms, ingest.batch.p99_ms
+    ));
+    report.ingest_targets_per_sec = Some(ingest.targets_per_sec);
+    report.ingest_batch = Some(ingest.batch);
+
+    let history = scenarios::history(&args).await?;
+    say(format!(
+        "5. history with {} tasks stored: list+filter p50 {:.2} ms, p99 {:.2} ms over {} queries; {:.0} bytes per task (no failures); {:.0} bytes per finished 1000-node task in (2)",
+        args.history_tasks, history.list.p50_ms, history.list.p99_ms, history.list.n, history.bytes_per_task, bulk.bytes_per_task
+    ));
+    let per_filter: Vec<String> = history
+        .per_filter
+        .iter()
+        .map(|(name, p99)| format!("{name} {p99:.2} ms"))
+        .collect();
+    say(format!("   p99 per filter: {}", per_filter.join(", ")));
+    report.history_list = Some(history.list);
+    report.history_bytes_per_task = Some(history.bytes_per_task);
+    if json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&report)?
+        );
+    }
+    Ok(report)
+}

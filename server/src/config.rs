@@ -1,0 +1,178 @@
+//! One typed configuration: defaults, then a TOML file, then `PURGER_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use engine::EngineConfig;
+
+use crate::rate_limit::RateLimitConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told; every field has a default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the web server listens (`PURGER_ADDR`).
+    pub addr: SocketAddr,
+    /// The database; `sqlite://<data_dir>/purger.db` when unset (`DATABASE_URL`).
+    pub database_url: Option<String>,
+    /// Where cargo-leptos put the compiled site: WASM, JS, CSS (`PURGER_SITE_ROOT`).
+    pub site_root: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// The HTTP APIs.
+    pub api: ApiConfig,
+    /// Run the fan-out workers in this instance (`false`: serve the APIs and dashboard only).
+    pub workers: bool,
+    /// The engine: data directory, master key, time zone, quotas, fan-out, callbacks, retention.
+    #[serde(flatten)]
+    pub engine: EngineConfig,
+}
+
+/// Settings of the HTTP APIs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiConfig {
+    /// Per-key request rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Seed 004: how far the `Date` header may be from the server clock, in seconds. The
+    /// signature covers only the Date, so a captured header can be replayed inside this window.
+    pub date_skew_secs: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: RateLimitConfig::default(),
+            date_skew_secs: 15 * 60,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `auto` (pretty in a terminal, JSON otherwise), `pretty` or `json` (`PURGER_LOG__FORMAT`).
+    pub format: LogFormat,
+    /// A tracing filter such as `info,engine=debug`; `RUST_LOG` wins when set.
+    pub filter: Option<String>,
+}
+
+/// The shape of log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty when standard error is a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: None,
+            site_root: PathBuf::from("target/site"),
+            log: LogConfig::default(),
+            api: ApiConfig::default(),
+            workers: true,
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// The configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads defaults, then `file` (or `purger.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(file) => figment = figment.merge(Toml::file_exact(file)),
+            None => figment = figment.merge(Toml::file("purger.toml")),
+        }
+        figment
+            .merge(Env::prefixed("PURGER_").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.engine.data_dir.join("purger.db").display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail closures return figment::Error"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        figment::Jail::expect_with(|_jail| {
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+            assert_eq!(config.database_url(), "sqlite://data/purger.db");
+            assert_eq!(config.engine.time_zone.as_str(), "+08:00");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "purger.toml",
+                "addr = \"127.0.0.1:4000\"\n[log]\nformat = \"json\"",
+            )?;
+            jail.set_env("PURGER_ADDR", "127.0.0.1:5000");
+            jail.set_env("DATABASE_URL", "sqlite://elsewhere.db");
+            jail.set_env("PURGER_FANOUT__MAX_IN_FLIGHT", "7");
+            jail.set_env("PURGER_TIME_ZONE", "Asia/Tokyo");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.addr.to_string(), "127.0.0.1:5000");
+            assert_eq!(config.log.format, LogFormat::Json);
+            assert_eq!(config.database_url(), "sqlite://elsewhere.db");
+            assert_eq!(config.engine.fanout.max_in_flight, 7);
+            assert_eq!(config.engine.time_zone.as_str(), "Asia/Tokyo");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_is_a_clear_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PURGER_ADDR", "not an address");
+            let error = Config::load(None).expect_err("must refuse");
+            assert!(error.to_string().contains("addr"), "{error}");
+            Ok(())
+        });
+    }
+}

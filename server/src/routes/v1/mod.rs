@@ -1,0 +1,71 @@
+//! The native JSON API, v1: bearer keys, stable error codes, an OpenAPI 3.1 document generated
+//! from the handlers themselves (every route is registered through `routes!`, which documents it).
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod purges;
+pub mod tasks;
+pub mod views;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Purger API", description = "Purge exact URLs, prefixes and URL regexes on every edge that serves your domains."),
+    modifiers(&BearerAuth),
+    tags((name = "purges"), (name = "tasks"), (name = "admin", description = "Admin users' keys only"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The v1 routes and their OpenAPI document.
+pub fn routes() -> (Router<AppState>, OpenApiDoc) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(purges::submit))
+        .routes(routes!(purges::batch))
+        .routes(routes!(purges::quota))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::detail))
+        .routes(routes!(tasks::retry))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(admin::set_quota))
+        .routes(routes!(admin::list_keys, admin::create_key))
+        .routes(routes!(admin::revoke_key))
+        .routes(routes!(admin::list_domains, admin::add_domain))
+        .routes(routes!(admin::list_groups))
+        .routes(routes!(admin::upsert_group))
+        .routes(routes!(admin::import_nodes))
+        .routes(routes!(admin::update_node))
+        .routes(routes!(admin::audit))
+        .split_for_parts()
+}
+
+/// The v1 router, serving its own document at `/api/v1/openapi.json`.
+pub fn router() -> Router<AppState> {
+    let (router, doc) = routes();
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(doc) }),
+    )
+}

@@ -1,0 +1,139 @@
+//! `POST /api/v1/purges`, `GET /api/v1/purges/{id}` and `GET /api/v1/quota`.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use engine::submit::{QuotaSnapshot, Source, Submission, SubmitError};
+use engine::target::TargetKind;
+use engine::time::Zone;
+use engine::users::User;
+
+use super::auth::{Caller, JsonBody};
+use super::error::{ErrorBody, V1Error};
+use super::views::{
+    verdict_views, BatchView, KindQuota, PurgeRequest, PurgeResponse, QuotaView, TaskView,
+};
+use crate::state::AppState;
+
+/// The zone to show windows in: `X-Time-Zone`, else the user's own.
+fn caller_zone(headers: &HeaderMap, user: &User, service: &Zone) -> Result<Zone, V1Error> {
+    match headers.get("x-time-zone").and_then(|v| v.to_str().ok()) {
+        Some(text) => Zone::parse(text).map_err(|e| V1Error::invalid(e.to_string())),
+        None => Ok(Zone::parse(&user.time_zone).unwrap_or_else(|_| service.clone())),
+    }
+}
+
+fn quota_view(quota: &QuotaSnapshot, zone: &Zone) -> QuotaView {
+    let left = quota.left();
+    let kind = |kind: TargetKind| KindQuota {
+        limit: quota.limits.daily(kind),
+        used: quota.used.get(kind),
+        left: left.get(kind),
+    };
+    QuotaView {
+        url: kind(TargetKind::Url),
+        prefix: kind(TargetKind::Prefix),
+        regex: kind(TargetKind::Regex),
+        per_request: quota.limits.batch,
+        window_start: zone.local(quota.day.start),
+        window_end: zone.local(quota.day.end - chrono::Duration::seconds(1)),
+    }
+}
+
+/// Submits URLs, prefixes and regexes; what fits in the quota is accepted.
+#[utoipa::path(
+    post, path = "/api/v1/purges", tag = "purges", request_body = PurgeRequest,
+    responses(
+        (status = 200, description = "Accepted in whole or in part; see `refused`", body = PurgeResponse),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "User may not purge", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<PurgeRequest>,
+) -> Result<Json<PurgeResponse>, V1Error> {
+    let zone = caller_zone(&headers, &caller.user, state.engine.time_zone())?;
+    let targets = request
+        .urls
+        .into_iter()
+        .map(|t| (TargetKind::Url, t))
+        .chain(
+            request
+                .prefixes
+                .into_iter()
+                .map(|t| (TargetKind::Prefix, t)),
+        )
+        .chain(request.regexes.into_iter().map(|t| (TargetKind::Regex, t)))
+        .collect();
+    let submission = Submission {
+        targets,
+        callback_url: request.callback_url,
+        idempotency_key: request.idempotency_key,
+        client_task_id: None,
+        source: Source::V1,
+        api_key_id: Some(caller.key.id),
+    };
+    let outcome = state
+        .engine
+        .submit(&caller.user, submission)
+        .await
+        .map_err(|error| match error {
+            SubmitError::NotAllowed => V1Error::forbidden("this user may not purge"),
+            SubmitError::UserDisabled => V1Error::forbidden("user is disabled"),
+            SubmitError::Store(error) => V1Error::internal(error),
+            other => V1Error::invalid(other.to_string()),
+        })?;
+    let (accepted, refused) = verdict_views(&outcome.verdicts);
+    Ok(Json(PurgeResponse {
+        batch_id: outcome.batch_id.as_ref().map(ToString::to_string),
+        replayed: outcome.replayed,
+        accepted,
+        refused,
+        quota: quota_view(&outcome.quota, &zone),
+    }))
+}
+
+/// A batch and its tasks.
+#[utoipa::path(
+    get, path = "/api/v1/purges/{id}", tag = "purges",
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 200, body = BatchView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BatchView>, V1Error> {
+    let tasks = state
+        .engine
+        .batch_tasks(&id, caller.viewer())
+        .await?
+        .ok_or_else(|| V1Error::not_found(format!("batch {id}")))?;
+    Ok(Json(BatchView {
+        id,
+        tasks: tasks.iter().map(TaskView::from).collect(),
+    }))
+}
+
+/// Today's quota per kind, with the day's window in the caller's zone (`X-Time-Zone`).
+#[utoipa::path(
+    get, path = "/api/v1/quota", tag = "purges",
+    responses((status = 200, body = QuotaView), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn quota(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Json<QuotaView>, V1Error> {
+    let zone = caller_zone(&headers, &caller.user, state.engine.time_zone())?;
+    let quota = state.engine.quota_status(&caller.user).await?;
+    Ok(Json(quota_view(&quota, &zone)))
+}

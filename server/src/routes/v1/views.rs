@@ -1,0 +1,260 @@
+//! The JSON shapes of v1, documented in the OpenAPI document.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use engine::report::TaskReport;
+use engine::submit::{Refusal, TargetVerdict};
+use engine::tasks::TaskRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A purge submission.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PurgeRequest {
+    /// Exact URLs.
+    pub urls: Vec<String>,
+    /// URL prefixes (path ending in `/` or `*`).
+    pub prefixes: Vec<String>,
+    /// URL regexes (`http://host/` literal, then a path regex).
+    pub regexes: Vec<String>,
+    /// Where each task's result is posted when it ends.
+    pub callback_url: Option<String>,
+    /// Sending the same key again returns the earlier batch instead of purging twice.
+    pub idempotency_key: Option<String>,
+}
+
+/// A target that became a task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedTarget {
+    /// `url`, `prefix` or `regex`.
+    pub kind: String,
+    /// The target.
+    pub target: String,
+    /// Its task.
+    pub task_id: String,
+}
+
+/// A target that was refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedTarget {
+    /// `url`, `prefix` or `regex`.
+    pub kind: String,
+    /// The target.
+    pub target: String,
+    /// `invalid_target`, `not_your_domain`, `still_running` or `over_quota`.
+    pub code: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+/// One kind's quota today.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KindQuota {
+    /// Daily limit.
+    pub limit: u32,
+    /// Used today.
+    pub used: u32,
+    /// Left today.
+    pub left: u32,
+}
+
+/// Today's quota in the caller's zone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// Exact URLs.
+    pub url: KindQuota,
+    /// Prefixes.
+    pub prefix: KindQuota,
+    /// Regexes.
+    pub regex: KindQuota,
+    /// Targets per request.
+    pub per_request: u32,
+    /// First instant of the quota day.
+    #[schema(value_type = String, format = DateTime)]
+    pub window_start: DateTime<FixedOffset>,
+    /// Last second of the quota day.
+    #[schema(value_type = String, format = DateTime)]
+    pub window_end: DateTime<FixedOffset>,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgeResponse {
+    /// The batch, when something was accepted.
+    pub batch_id: Option<String>,
+    /// True when the idempotency key matched an earlier submission.
+    pub replayed: bool,
+    /// Targets that became tasks.
+    pub accepted: Vec<AcceptedTarget>,
+    /// Targets refused, each with its code.
+    pub refused: Vec<RefusedTarget>,
+    /// The quota after this submission.
+    pub quota: QuotaView,
+}
+
+/// A task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    /// Id (32 hex characters).
+    pub id: String,
+    /// Its batch.
+    pub batch_id: String,
+    /// `url`, `prefix` or `regex`.
+    pub kind: String,
+    /// The target.
+    pub target: String,
+    /// `created`, `running`, `success` or `failed`.
+    pub status: String,
+    /// Nodes in the task.
+    pub total: u32,
+    /// Nodes confirmed.
+    pub success: u32,
+    /// Nodes failed.
+    pub failed: u32,
+    /// Accepted at.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished at.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&TaskRecord> for TaskView {
+    fn from(task: &TaskRecord) -> Self {
+        Self {
+            id: task.id.to_string(),
+            batch_id: task.batch_id.to_string(),
+            kind: task.kind.as_str().to_owned(),
+            target: task.target.clone(),
+            status: task.status.as_str().to_owned(),
+            total: task.total,
+            success: task.success,
+            failed: task.failed,
+            created_at: task.created_at,
+            started_at: task.started_at,
+            finished_at: task.finished_at,
+        }
+    }
+}
+
+/// A node that failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeFailureView {
+    /// `ip`, or `ip:port` when the port is not 80.
+    pub node: String,
+    /// The reason key (`timeout`, `connect_refused`, `connect_error`, `unsupported`, or a status).
+    pub reason: String,
+    /// Requests sent.
+    pub attempts: u32,
+    /// Detail.
+    pub detail: String,
+}
+
+/// A task with its per-node results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskDetail {
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskView,
+    /// Confirmed nodes.
+    pub success_ips: Vec<String>,
+    /// Failed nodes.
+    pub failed_ips: Vec<String>,
+    /// Reason → failed nodes.
+    pub failed_status: BTreeMap<String, Vec<String>>,
+    /// Each failure.
+    pub failures: Vec<NodeFailureView>,
+}
+
+impl From<TaskReport> for TaskDetail {
+    fn from(report: TaskReport) -> Self {
+        Self {
+            task: TaskView::from(&report.task),
+            success_ips: report.success_ips,
+            failed_ips: report.failed_ips,
+            failed_status: report.failed_status,
+            failures: report
+                .failures
+                .into_iter()
+                .map(|(node, failure)| NodeFailureView {
+                    node,
+                    reason: failure.reason.0,
+                    attempts: failure.attempts,
+                    detail: failure.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A batch and its tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchView {
+    /// Id (the seed's `itemId`).
+    pub id: String,
+    /// Its tasks.
+    pub tasks: Vec<TaskView>,
+}
+
+/// A page of tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    /// Tasks, newest first.
+    pub tasks: Vec<TaskView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The result of a retry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryResponse {
+    /// The task.
+    pub task_id: String,
+    /// Whether failed nodes were put back to work.
+    pub requeued: bool,
+}
+
+/// Splits verdicts into accepted and refused views.
+pub fn verdict_views(verdicts: &[TargetVerdict]) -> (Vec<AcceptedTarget>, Vec<RefusedTarget>) {
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for verdict in verdicts {
+        let kind = verdict.kind.as_str().to_owned();
+        match &verdict.result {
+            Ok(task) => accepted.push(AcceptedTarget {
+                kind,
+                target: verdict.target.clone(),
+                task_id: task.to_string(),
+            }),
+            Err(refusal) => {
+                let (code, message) = match refusal {
+                    Refusal::Invalid(reason) => ("invalid_target", reason.clone()),
+                    Refusal::NotYourDomain => (
+                        "not_your_domain",
+                        "the host is not one of your domains".to_owned(),
+                    ),
+                    Refusal::StillRunning => (
+                        "still_running",
+                        "the same regex is still running".to_owned(),
+                    ),
+                    Refusal::OverQuota => (
+                        "over_quota",
+                        "today's quota for this kind is used up".to_owned(),
+                    ),
+                };
+                refused.push(RefusedTarget {
+                    kind,
+                    target: verdict.target.clone(),
+                    code,
+                    message,
+                });
+            }
+        }
+    }
+    (accepted, refused)
+}

@@ -1,0 +1,139 @@
+//! Builds the application (engine, router, listener) and runs it until a shutdown signal.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use engine::{Engine, Workers};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+use axum::routing::any;
+
+use crate::config::Config;
+use crate::middleware;
+use crate::rate_limit::RateLimiter;
+use crate::routes;
+use crate::state::AppState;
+
+/// A bound, ready-to-run Purger server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    engine: Engine,
+    workers: Option<Workers>,
+}
+
+impl Application {
+    /// Opens and migrates the database, builds the routes and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        routes::metrics::recorder();
+        let database_url = config.database_url();
+        let engine = Engine::open(&database_url, config.engine.clone())
+            .await
+            .with_context(|| format!("opening the database {database_url}"))?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let router = router(&config, addr, engine.clone());
+        let workers = config.workers.then(|| engine.start_workers());
+        Ok(Self {
+            listener,
+            router,
+            engine,
+            workers,
+        })
+    }
+
+    /// The address the server listens on (useful when the configured port was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The engine behind this server.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(url = %format!("http://{}", self.local_addr()), "Purger is listening");
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP");
+        if let Some(workers) = self.workers {
+            workers.shutdown().await;
+        }
+        served
+    }
+}
+
+/// The whole HTTP surface: probes, APIs, the dashboard and its static files.
+fn router(config: &Config, addr: SocketAddr, engine: Engine) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("purger")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        engine: engine.clone(),
+        leptos_options: leptos_options.clone(),
+        rate_limiter: Arc::new(RateLimiter::new(config.api.rate_limit.clone())),
+        api: Arc::new(config.api.clone()),
+    };
+    let routes = generate_route_list(app::App);
+    let router = Router::new()
+        .merge(routes::health::router())
+        .merge(routes::legacy_url::router())
+        .merge(routes::legacy_regex::router())
+        .merge(routes::v1::router())
+        .merge(routes::metrics::router())
+        .merge(routes::dashboard::router())
+        .route("/api/{*rest}", any(routes::not_found))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(engine.clone()),
+            move || app::shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .with_state(state);
+    middleware::apply(router)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

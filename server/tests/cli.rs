@@ -1,0 +1,168 @@
+//! The operator CLI against a database of its own: text and `--json` output, exit codes.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Runs `purger ARGS` with stdin `input`: (exit success, stdout, stderr).
+    fn run(&self, args: &[&str], input: Option<&str>) -> (bool, String, String) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_purger"))
+            .args(args)
+            .env("PURGER_DATA_DIR", self.dir.path())
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("purger runs");
+        if let Some(input) = input {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        let output = child.wait_with_output().expect("purger ends");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn json(&self, args: &[&str], input: Option<&str>) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let (ok, stdout, stderr) = self.run(&all, input);
+        assert!(ok, "purger {args:?} failed: {stderr}");
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|_| panic!("JSON from {args:?}: {stdout}"))
+    }
+}
+
+#[test]
+fn operators_set_up_users_keys_domains_nodes_and_quotas() {
+    let cli = Cli::new();
+    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 3);
+    let user = cli.json(
+        &["user", "add", "alice", "--developer", "--password-stdin"],
+        Some("alice-password\n"),
+    );
+    assert_eq!(
+        (user["username"].as_str(), user["role"].as_str()),
+        (Some("alice"), Some("developer"))
+    );
+    let admin = cli.json(&["user", "add", "root", "--admin"], None);
+    assert_eq!(admin["role"], "admin");
+
+    let key = cli.json(&["key", "create", "alice", "--label", "ci"], None);
+    assert_eq!(key["key"].as_str().map(str::len), Some(43));
+    let (ok, text, _) = cli.run(&["key", "create", "alice"], None);
+    assert!(
+        ok && text.trim().len() == 43,
+        "the plain output is the key alone: {text}"
+    );
+    let imported = cli.json(
+        &[
+            "key",
+            "import",
+            "alice",
+            "BsZzuSHlwCl8jCupocGDHOpg8kXFGk73NR1GLU9OnKw",
+        ],
+        None,
+    );
+    assert!(imported["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("key_")));
+
+    let nodes = cli.json(
+        &[
+            "nodes",
+            "import",
+            "-",
+            "--group",
+            "eu",
+            "--protocol",
+            "varnish",
+        ],
+        Some("10.0.0.1,80\n10.0.0.2,6081,false\n# comment\nnot-an-ip,80\n"),
+    );
+    assert_eq!(
+        (nodes["added"].as_u64(), nodes["updated"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(
+        nodes["refused"][0][0], 4,
+        "the refused line is named by number"
+    );
+    let again = cli.json(
+        &[
+            "nodes",
+            "import",
+            "-",
+            "--group",
+            "eu",
+            "--protocol",
+            "varnish",
+        ],
+        Some("10.0.0.1,80\n"),
+    );
+    assert_eq!(
+        (again["added"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    let domain = cli.json(
+        &[
+            "domain",
+            "add",
+            "www.example.com",
+            "--user",
+            "alice",
+            "--group",
+            "eu",
+        ],
+        None,
+    );
+    assert_eq!(domain["users"], serde_json::json!(["alice"]));
+    let quota = cli.json(&["quota", "set", "alice", "--regex", "7"], None);
+    assert_eq!(
+        (
+            quota["limits"]["regex"].as_u64(),
+            quota["limits"]["url"].as_u64()
+        ),
+        (Some(7), Some(10000))
+    );
+    let quota = cli.json(&["quota", "set", "alice", "--url", "5"], None);
+    assert_eq!(quota["limits"]["regex"], 7, "other limits keep their value");
+}
+
+#[test]
+fn mistakes_exit_non_zero_with_a_clear_message() {
+    let cli = Cli::new();
+    let (ok, _, stderr) = cli.run(&["key", "create", "nobody"], None);
+    assert!(!ok && stderr.contains("no user named nobody"), "{stderr}");
+    cli.run(&["user", "add", "alice", "--developer"], None);
+    let (ok, _, stderr) = cli.run(&["user", "add", "alice", "--developer"], None);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let (ok, _, stderr) = cli.run(&["user", "add", "bad name", "--developer"], None);
+    assert!(!ok && stderr.contains("user name"), "{stderr}");
+    let (ok, _, stderr) = cli.run(&["domain", "add", "not a host", "--user", "alice"], None);
+    assert!(!ok && stderr.contains("invalid host"), "{stderr}");
+    let (ok, _, _) = cli.run(&["user", "add", "carol"], None);
+    assert!(!ok, "a role is required");
+}
