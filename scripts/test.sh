@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Purger: formatting, lints (server and WASM), every cargo test (with real
 # Varnish, nginx and PostgreSQL), and the Playwright suite in headless Debian Chromium against a
-# release build. Installs what it needs first. Exits non-zero on any failure.
+# release build. Installs what it needs first (PostgreSQL: see scripts/test-postgres.sh). Exits
+# non-zero on any failure.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +24,12 @@ step() {
 }
 
 summary() {
+  if [ -n "${build_log:-}" ] && [ -s "$build_log" ] && printf '%s\n' "${results[@]}" | grep -q '^FAILED  release build'; then
+    # The build's own error comes first in its report; repeat it here, where it is seen.
+    printf '\n==== release build error (first lines) ====\n'
+    grep -v '^ *Compiling ' "$build_log" | grep -n -i -m 1 -A 25 'error' || tail -n 30 "$build_log"
+    df -h "$root" | tail -n 1
+  fi
   printf '\n==== summary (%ss) ====\n' "$(( $(date +%s) - started ))"
   printf '%s\n' "${results[@]}"
   local passed=$(( ${#results[@]} - failed ))
@@ -40,13 +47,32 @@ must() {
 
 must scripts/install-build-tools.sh
 must scripts/install-test-deps.sh
+# PostgreSQL for the store contract suite and the scale-out tests: found or started, never skipped.
+if ! PURGER_TEST_POSTGRES_URL=$(scripts/test-postgres.sh); then
+  results+=("FAILED  setup: no PostgreSQL for the tests (see the message above)")
+  failed=$((failed + 1))
+  summary
+  exit 1
+fi
+export PURGER_TEST_POSTGRES_URL
+case "$PURGER_TEST_POSTGRES_URL" in
+  *127.0.0.1:55432*) trap 'scripts/test-postgres.sh stop' EXIT ;;
+esac
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:${PURGER_TOOLS_DIR:-$HOME/.local/share/purger-tools}/node_modules/.bin:$PATH"
+# Everything below expects the build in ./target (cargo-leptos output, target/release/purger).
+export CARGO_TARGET_DIR="$(pwd)/target"
 
 step "cargo fmt --check" cargo fmt --all --check
 step "clippy (server side)" cargo clippy --locked -p engine -p server -p app --features app/ssr --all-targets -- -D warnings
 step "clippy (wasm32 side)" cargo clippy --locked -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 step "cargo nextest (engine, server, app)" cargo nextest run --locked -p engine -p server -p app --features app/ssr --no-fail-fast
-step "release build (cargo leptos build --release)" cargo leptos build --release
+build_log=$(mktemp)
+release_build() {
+  cargo leptos build --release 2>&1 | tee "$build_log"
+  local status=${PIPESTATUS[0]}
+  [ "$status" -eq 0 ] && [ -x target/release/purger ] && [ -f target/site/pkg/purger.wasm ]
+}
+step "release build (cargo leptos build --release)" release_build
 e2e() { (cd "$root/end2end" && npx playwright test); }
 step "playwright end-to-end (headless Chromium)" e2e
 

@@ -17,7 +17,7 @@ use crate::passwords::{hash_password, verify_password, MIN_PASSWORD_LEN};
 use crate::report::{SeedQueryBody, TaskReport};
 use crate::store::{
     self, ApiKeyInfo, AuditEntry, AuditFilter, DomainInfo, GroupWithNodes, NewApiKey, Store,
-    TaskFilter, UserUpdate,
+    StoreSignal, TaskFilter, UserUpdate,
 };
 use crate::submit::{self, QuotaSnapshot, Submission, SubmitError, SubmitOutcome};
 use crate::target::DomainName;
@@ -137,7 +137,28 @@ impl Engine {
     pub async fn open(database_url: &str, config: EngineConfig) -> Result<Self, EngineError> {
         let store = store::open(database_url).await?;
         store.migrate().await?;
-        Self::with_store(store, config)
+        let engine = Self::with_store(store, config)?;
+        engine.check_master_key().await?;
+        Ok(engine)
+    }
+
+    /// Refuses a master key other than the one that sealed the stored API keys (another
+    /// instance's key file, a mistyped `PURGER_MASTER_KEY`): every key would fail to open.
+    async fn check_master_key(&self) -> Result<(), EngineError> {
+        let fingerprint = self.inner.master_key.fingerprint();
+        let stored = self
+            .inner
+            .store
+            .setting_or_insert("master_key_fingerprint", &fingerprint)
+            .await?;
+        if stored != fingerprint {
+            return Err(EngineError::Config(format!(
+                "the master key (fingerprint {fingerprint}) is not the one this database's API keys \
+                 were sealed with (fingerprint {stored}); give every instance the same master_key \
+                 (PURGER_MASTER_KEY)"
+            )));
+        }
+        Ok(())
     }
 
     /// An engine over an already opened and migrated store.
@@ -194,9 +215,39 @@ impl Engine {
                 Arc::clone(&self.inner.callbacks_wake),
                 receiver.clone(),
             ),
-            crate::retention::spawn(self.clone(), receiver),
+            crate::retention::spawn(self.clone(), receiver.clone()),
+            spawn_relay(self.clone(), receiver),
         ];
         Workers { shutdown, handles }
+    }
+
+    /// Starts only relaying what other instances announce (progress for this instance's
+    /// subscribers), for an instance that serves requests but does no fan-out itself.
+    pub fn start_relay(&self) -> Workers {
+        let (shutdown, receiver) = watch::channel(false);
+        Workers {
+            shutdown,
+            handles: vec![spawn_relay(self.clone(), receiver)],
+        }
+    }
+
+    /// Acts on what other instances sharing the database announce.
+    fn relay(&self, signal: StoreSignal) {
+        match signal {
+            StoreSignal::WorkAvailable => self.inner.wake.notify_one(),
+            StoreSignal::Progress { origin, events } => {
+                if origin == self.inner.owner {
+                    return;
+                }
+                let finished = events.iter().any(|e| e.status.is_final());
+                for event in events {
+                    let _ = self.inner.events.send(event);
+                }
+                if finished {
+                    self.inner.callbacks_wake.notify_one();
+                }
+            }
+        }
     }
 
     /// The settings in force.
@@ -1119,4 +1170,29 @@ fn default_instance_name() -> String {
         std::process::id(),
         rand::random::<u16>()
     )
+}
+
+/// Relays signals from other instances (PostgreSQL's `LISTEN/NOTIFY`) until shutdown; returns at
+/// once where the store has none.
+fn spawn_relay(engine: Engine, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut signals = match engine.inner.store.listen().await {
+            Ok(Some(signals)) => signals,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for other instances; polling only");
+                return;
+            }
+        };
+        tracing::info!("listening for work and progress of other instances");
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                signal = signals.recv() => match signal {
+                    Some(signal) => engine.relay(signal),
+                    None => return,
+                },
+            }
+        }
+    })
 }

@@ -136,6 +136,15 @@ impl MasterKey {
         }
     }
 
+    /// A public fingerprint of the key (HMAC of a fixed text), to tell two keys apart without
+    /// revealing either.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC takes keys of any length");
+        mac.update(b"purger master key fingerprint");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// Encrypts a key: a random 12-byte nonce followed by the ciphertext.
     pub fn seal(&self, key: &ApiKeySecret) -> Vec<u8> {
         let cipher = ChaCha20Poly1305::new(Key::from_slice(self.0.expose_secret()));

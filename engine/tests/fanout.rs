@@ -25,9 +25,10 @@ const FAST: EdgeBehaviour = EdgeBehaviour {
     delay: Duration::from_millis(5),
 };
 
+on_both_stores! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_single_url_is_not_held_back_by_another_users_huge_batch() {
-    let t = engine_with(|config| {
+async fn a_single_url_is_not_held_back_by_another_users_huge_batch(backend: Backend) {
+    let t = engine_with(backend, |config| {
         config.fanout.per_node_in_flight = 4;
         config.fanout.max_in_flight = 256;
     })
@@ -106,7 +107,7 @@ async fn a_single_url_is_not_held_back_by_another_users_huge_batch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again() {
+async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again(backend: Backend) {
     let slow = EdgeBehaviour {
         status: 200,
         delay: Duration::from_millis(150),
@@ -115,7 +116,7 @@ async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirm
         config.fanout.per_node_in_flight = 1;
         config.fanout.lease_secs = 2;
     };
-    let t = engine_with(|c| {
+    let t = engine_with(backend, |c| {
         configure(c);
         c.instance_name = Some("first".into());
     })
@@ -194,8 +195,8 @@ async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirm
 }
 
 #[tokio::test]
-async fn retry_asks_only_the_failed_nodes_again() {
-    let t = test_engine().await;
+async fn retry_asks_only_the_failed_nodes_again(backend: Backend) {
+    let t = test_engine(backend).await;
     let healthy = start_sim_edge(FAST).await;
     let broken = refusing_addr();
     let user = t
@@ -247,8 +248,8 @@ async fn retry_asks_only_the_failed_nodes_again() {
 }
 
 #[tokio::test]
-async fn another_user_cannot_see_or_retry_a_task() {
-    let t = test_engine().await;
+async fn another_user_cannot_see_or_retry_a_task(backend: Backend) {
+    let t = test_engine(backend).await;
     let edge = start_sim_edge(FAST).await;
     let owner = t
         .developer_with_fleet("owner", "www.example.com", Protocol::Varnish, &[edge.addr])
@@ -296,8 +297,8 @@ async fn another_user_cannot_see_or_retry_a_task() {
 }
 
 #[tokio::test]
-async fn a_finished_task_posts_its_signed_result_to_the_callback_url() {
-    let t = test_engine().await;
+async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Backend) {
+    let t = test_engine(backend).await;
     let edge = start_sim_edge(FAST).await;
     let user = t
         .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge.addr])
@@ -367,8 +368,8 @@ async fn a_finished_task_posts_its_signed_result_to_the_callback_url() {
 }
 
 #[tokio::test]
-async fn progress_events_follow_a_task_to_its_end() {
-    let t = test_engine().await;
+async fn progress_events_follow_a_task_to_its_end(backend: Backend) {
+    let t = test_engine(backend).await;
     let mut addrs = Vec::new();
     let mut edges = Vec::new();
     for i in 0..5 {
@@ -411,8 +412,8 @@ async fn progress_events_follow_a_task_to_its_end() {
 }
 
 #[tokio::test]
-async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest() {
-    let t = engine_with(|config| config.retention_days = 1).await;
+async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest(backend: Backend) {
+    let t = engine_with(backend, |config| config.retention_days = 1).await;
     let edge = start_sim_edge(FAST).await;
     let user = t
         .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge.addr])
@@ -458,8 +459,8 @@ async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest() 
 }
 
 #[tokio::test]
-async fn node_health_follows_recent_results() {
-    let t = test_engine().await;
+async fn node_health_follows_recent_results(backend: Backend) {
+    let t = test_engine(backend).await;
     let healthy = start_sim_edge(FAST).await;
     let broken = refusing_addr();
     let user = t
@@ -505,4 +506,5 @@ async fn node_health_follows_recent_results() {
         bad.last_failure.as_ref().map(|(_, r)| r.as_str()),
         Some("connect_refused")
     );
+}
 }

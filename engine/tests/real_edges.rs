@@ -23,7 +23,7 @@ async fn cache(port: u16, path: &str) -> String {
 async fn varnish_exact_url_purge_evicts_the_object() {
     let origin = start_origin().await;
     let varnish = start_varnish(origin.addr).await;
-    let t = test_engine().await;
+    let t = test_engine(Backend::Sqlite).await;
     let user = t
         .developer_with_fleet(
             "dev",
@@ -63,7 +63,7 @@ async fn varnish_exact_url_purge_evicts_the_object() {
 async fn varnish_regex_and_prefix_bans_evict_exactly_what_matches() {
     let origin = start_origin().await;
     let varnish = start_varnish(origin.addr).await;
-    let t = test_engine().await;
+    let t = test_engine(Backend::Sqlite).await;
     let user = t
         .developer_with_fleet(
             "dev",
@@ -126,7 +126,7 @@ async fn varnish_regex_and_prefix_bans_evict_exactly_what_matches() {
 async fn nginx_exact_url_purge_evicts_the_object_and_404_counts_as_success() {
     let origin = start_origin().await;
     let nginx = start_nginx(origin.addr).await;
-    let t = test_engine().await;
+    let t = test_engine(Backend::Sqlite).await;
     let protocol = Protocol::Nginx {
         prefix_wildcard: false,
     };
@@ -183,7 +183,7 @@ async fn refused_and_silent_nodes_fail_with_their_reasons_while_healthy_ones_con
     let varnish = start_varnish(origin.addr).await;
     let refusing = refusing_addr();
     let silent = silent_addr().await;
-    let t = test_engine().await;
+    let t = test_engine(Backend::Sqlite).await;
     let healthy = ([127, 0, 0, 1], varnish.port).into();
     let user = t
         .developer_with_fleet("dev", HOST, Protocol::Varnish, &[healthy, refusing, silent])

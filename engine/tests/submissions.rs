@@ -22,8 +22,8 @@ fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
     }
 }
 
-async fn setup() -> (TestEngine, User) {
-    let t = test_engine().await;
+async fn setup(backend: Backend) -> (TestEngine, User) {
+    let t = test_engine(backend).await;
     let user = t
         .developer_with_fleet(
             "dev",
@@ -42,9 +42,10 @@ async fn with_quota(t: &TestEngine, user: &User, quota: QuotaOverrides) -> User 
         .expect("quota set")
 }
 
+on_both_stores! {
 #[tokio::test]
-async fn each_target_gets_its_verdict_and_duplicates_are_merged() {
-    let (t, user) = setup().await;
+async fn each_target_gets_its_verdict_and_duplicates_are_merged(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let outcome = t
         .engine
         .submit(
@@ -90,8 +91,8 @@ async fn each_target_gets_its_verdict_and_duplicates_are_merged() {
 }
 
 #[tokio::test]
-async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing() {
-    let (t, user) = setup().await;
+async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let many: Vec<_> = (0..501)
         .map(|i| (TargetKind::Url, format!("http://www.example.com/{i}")))
         .collect();
@@ -153,8 +154,8 @@ async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing
 }
 
 #[tokio::test]
-async fn the_quota_accepts_what_fits_and_refuses_the_rest() {
-    let (t, user) = setup().await;
+async fn the_quota_accepts_what_fits_and_refuses_the_rest(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let user = with_quota(
         &t,
         &user,
@@ -204,8 +205,8 @@ async fn the_quota_accepts_what_fits_and_refuses_the_rest() {
 }
 
 #[tokio::test]
-async fn a_regex_still_running_is_refused_as_a_repeat() {
-    let (t, user) = setup().await;
+async fn a_regex_still_running_is_refused_as_a_repeat(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let regex = "http://www.example.com/x/.*\\.png";
     submit(&t.engine, &user, TargetKind::Regex, &[regex]).await;
     let outcome = submit(
@@ -224,8 +225,8 @@ async fn a_regex_still_running_is_refused_as_a_repeat() {
 }
 
 #[tokio::test]
-async fn idempotency_keys_and_task_ids_return_the_earlier_submission() {
-    let (t, user) = setup().await;
+async fn idempotency_keys_and_task_ids_return_the_earlier_submission(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/i".into())]);
     request.idempotency_key = Some("req-1".into());
     let first = t
@@ -259,8 +260,8 @@ async fn idempotency_keys_and_task_ids_return_the_earlier_submission() {
 }
 
 #[tokio::test]
-async fn callbacks_to_private_addresses_are_refused_unless_allowed() {
-    let (t, user) = setup().await;
+async fn callbacks_to_private_addresses_are_refused_unless_allowed(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/c".into())]);
     request.callback_url = Some("http://10.1.2.3/hook".into());
     assert!(matches!(
@@ -277,9 +278,9 @@ async fn callbacks_to_private_addresses_are_refused_unless_allowed() {
     assert!(t.engine.submit(&user, request).await.is_ok());
 }
 
-#[tokio::test]
-async fn fifty_concurrent_submitters_spend_exactly_the_limit() {
-    let (t, user) = setup().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_submitters_on_two_instances_spend_exactly_the_limit(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let user = with_quota(
         &t,
         &user,
@@ -289,15 +290,19 @@ async fn fifty_concurrent_submitters_spend_exactly_the_limit() {
         },
     )
     .await;
-    let engine = Arc::new(t.engine.clone());
+    // A second instance on the same database, as behind a load balancer.
+    let second = engine::Engine::open(&t.database_url(), test_config(t.dir.path()))
+        .await
+        .expect("second instance opens");
+    let instances = Arc::new([t.engine.clone(), second]);
     let submitters = (0..50).map(|i| {
-        let engine = Arc::clone(&engine);
+        let instances = Arc::clone(&instances);
         let user = user.clone();
         tokio::spawn(async move {
             let targets: Vec<_> = (0..3)
                 .map(|j| (TargetKind::Url, format!("http://www.example.com/{i}/{j}")))
                 .collect();
-            let outcome = engine
+            let outcome = instances[i % 2]
                 .submit(&user, submission(targets))
                 .await
                 .expect("no submission fails");
@@ -328,8 +333,8 @@ async fn fifty_concurrent_submitters_spend_exactly_the_limit() {
 }
 
 #[tokio::test]
-async fn the_history_text_filter_finds_substrings_short_and_long() {
-    let (t, user) = setup().await;
+async fn the_history_text_filter_finds_substrings_short_and_long(backend: Backend) {
+    let (t, user) = setup(backend).await;
     let targets = [
         "http://www.example.com/img/Logo.PNG",
         "http://www.example.com/img/logo-2.png?v=\"1\"",
@@ -370,4 +375,5 @@ async fn the_history_text_filter_finds_substrings_short_and_long() {
     // Shorter text scans with LIKE; its wildcards are literal.
     assert_eq!(find("-2").await, vec![targets[1].to_owned()]);
     assert!(find("%").await.is_empty());
+}
 }

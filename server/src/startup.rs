@@ -23,7 +23,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     engine: Engine,
-    workers: Option<Workers>,
+    workers: Workers,
 }
 
 impl Application {
@@ -33,13 +33,22 @@ impl Application {
         let database_url = config.database_url();
         let engine = Engine::open(&database_url, config.engine.clone())
             .await
-            .with_context(|| format!("opening the database {database_url}"))?;
+            .with_context(|| {
+                format!(
+                    "opening the database {}",
+                    engine::store::redact_password(&database_url)
+                )
+            })?;
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
         let router = router(&config, addr, engine.clone());
-        let workers = config.workers.then(|| engine.start_workers());
+        let workers = if config.workers {
+            engine.start_workers()
+        } else {
+            engine.start_relay()
+        };
         Ok(Self {
             listener,
             router,
@@ -67,9 +76,7 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving HTTP");
-        if let Some(workers) = self.workers {
-            workers.shutdown().await;
-        }
+        self.workers.shutdown().await;
         served
     }
 }

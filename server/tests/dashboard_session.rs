@@ -3,6 +3,9 @@
 
 mod support;
 
+#[path = "../../engine/tests/support/postgres.rs"]
+mod postgres;
+
 use app::api::auth::{SignIn, SignOut};
 use engine::users::Role;
 use engine::Actor;
@@ -136,4 +139,52 @@ async fn repeated_wrong_passwords_lock_the_name_for_a_while() {
     assert!(cookie.is_none(), "locked even with the right password");
     let (_, cookie) = sign_in(&app, "nobody", "whatever").await;
     assert!(cookie.is_none());
+}
+
+#[tokio::test]
+async fn a_session_opened_on_one_instance_works_on_another_sharing_postgres() {
+    let database = postgres::TestDatabase::create().await;
+    let shared = |c: &mut server::config::Config| {
+        c.workers = false;
+        c.database_url = Some(database.url.clone());
+        c.engine.master_key = Some("c2Vzc2lvbnMtc2hhcmVkLWFjcm9zcy1pbnN0YW5jZXM=".into());
+    };
+    let a = spawn_app_with(shared).await;
+    let b = spawn_app_with(shared).await;
+    a.engine
+        .create_user(
+            &Actor::cli(),
+            "carol",
+            Role::Developer,
+            Some("carol-password"),
+        )
+        .await
+        .expect("user");
+    let (status, cookie) = sign_in(&a, "carol", "carol-password").await;
+    let cookie = cookie.unwrap_or_else(|| panic!("signed in on A: {status}"));
+    let export = |app: &TestApp| {
+        app.http
+            .get(app.url("/export/tasks.csv"))
+            .header("Cookie", &cookie)
+            .send()
+    };
+    assert_eq!(
+        export(&b).await.expect("answer").status().as_u16(),
+        200,
+        "B knows the session"
+    );
+    let out = a
+        .http
+        .post(a.url(SignOut::PATH))
+        .header("Cookie", &cookie)
+        .header("Origin", format!("http://{}", a.addr))
+        .send()
+        .await
+        .expect("answer");
+    assert!(out.status().is_success() || out.status().is_redirection());
+    assert_eq!(
+        export(&b).await.expect("answer").status().as_u16(),
+        401,
+        "signed out everywhere"
+    );
 }

@@ -357,6 +357,7 @@ impl Scheduler {
             }
         };
         let mut callbacks_due = false;
+        let mut announced = Vec::with_capacity(batch.len());
         for (key, progress) in batch {
             if lost.contains(&progress.task_id) {
                 tracing::warn!(task = %progress.task_id, "lease lost; another instance took the task over");
@@ -378,7 +379,8 @@ impl Scheduler {
                 success: progress.success,
                 failed: progress.failed,
             };
-            let _ = self.events.send(event);
+            let _ = self.events.send(event.clone());
+            announced.push(event);
             if let Some((status, finished_at)) = progress.finished {
                 let started = run.task.started_at.unwrap_or(run.task.created_at);
                 let seconds = (finished_at - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
@@ -393,6 +395,16 @@ impl Scheduler {
         }
         if callbacks_due {
             self.callbacks.notify_one();
+        }
+        if !announced.is_empty() {
+            // Browsers connected to other instances follow this progress too; best effort.
+            let store = Arc::clone(&self.store);
+            let owner = self.owner.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.announce_progress(&owner, &announced).await {
+                    tracing::debug!(%error, "announcing progress to other instances failed");
+                }
+            });
         }
     }
 

@@ -2,9 +2,13 @@
 //!
 //! No SQL lives outside this module.
 
+mod plan;
+mod postgres;
+mod rows;
 mod sqlite;
 mod types;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -13,6 +17,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::fanout::ProgressEvent;
 
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, NodeTarget, Protocol};
 use crate::ids::{BatchId, TaskId};
@@ -25,7 +32,7 @@ use crate::users::{NewUser, User, UserId};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL names a backend this build does not support.
-    #[error("unsupported database URL {0:?} (expected sqlite://…)")]
+    #[error("unsupported database URL {0:?} (expected sqlite://… or postgres://…)")]
     UnsupportedUrl(String),
     /// The database could not be opened or created.
     #[error("cannot open database: {0}")]
@@ -57,6 +64,8 @@ pub trait Store: Send + Sync + 'static {
     async fn schema_version(&self) -> Result<Option<i64>, StoreError>;
     /// Whether every migration this build knows of has been applied.
     async fn is_fully_migrated(&self) -> Result<bool, StoreError>;
+    /// Stores `value` under `name` unless a value is there already; the value stored.
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;
 
     // --- users ---
     /// Creates a user; [`StoreError::Conflict`] when the name is taken.
@@ -254,6 +263,36 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoint(&self) -> Result<(), StoreError>;
     /// Deletes finished tasks (and their failures) finished before `cutoff`; how many.
     async fn prune_tasks(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    // --- other instances on the same database ---
+    /// Starts receiving what other instances sharing this database announce; `None` where the
+    /// backend serves one instance only (SQLite).
+    async fn listen(&self) -> Result<Option<mpsc::Receiver<StoreSignal>>, StoreError> {
+        Ok(None)
+    }
+    /// Tells the other instances about progress this one (`origin`) wrote.
+    async fn announce_progress(
+        &self,
+        origin: &str,
+        events: &[ProgressEvent],
+    ) -> Result<(), StoreError> {
+        let _ = (origin, events);
+        Ok(())
+    }
+}
+
+/// What another instance sharing the database announced.
+#[derive(Clone, Debug)]
+pub enum StoreSignal {
+    /// Tasks may be claimable: look for work now.
+    WorkAvailable,
+    /// Progress written by instance `origin`.
+    Progress {
+        /// The instance that wrote it.
+        origin: String,
+        /// The events.
+        events: Vec<ProgressEvent>,
+    },
 }
 
 /// The result of one callback delivery attempt.
@@ -267,7 +306,8 @@ pub enum CallbackOutcome {
     GaveUp,
 }
 
-/// Opens the store named by `database_url`, creating a SQLite file (and its folder) if needed.
+/// Opens the store named by `database_url`: `sqlite://path` (the file and its folder are created
+/// if needed) or `postgres://user@host:port/database`.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = database_url
         .strip_prefix("sqlite://")
@@ -276,7 +316,10 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
         let path = path.split('?').next().unwrap_or(path);
         return Ok(Arc::new(SqliteStore::open(Path::new(path)).await?));
     }
-    Err(StoreError::UnsupportedUrl(database_url.to_owned()))
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::open(database_url).await?));
+    }
+    Err(StoreError::UnsupportedUrl(redact_password(database_url)))
 }
 
 /// The digest under which a node set is stored, so that equal sets share one row.
@@ -285,4 +328,15 @@ pub(crate) fn node_set_digest(nodes: &[NodeTarget]) -> (String, String) {
     let json = serde_json::to_string(nodes).expect("node targets serialize");
     let digest = hex::encode(Sha256::digest(json.as_bytes()));
     (digest, json)
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }

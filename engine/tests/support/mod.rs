@@ -34,10 +34,51 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// An engine on a fresh SQLite file, with test-friendly fan-out settings.
+pub mod postgres;
+
+/// The store a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// Runs each `async fn name(backend: Backend)` as two tests, `name::sqlite` and
+/// `name::postgres`: the store contract is one suite run against both stores.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                $(#[$meta])*
+                async fn sqlite() {
+                    run(Backend::Sqlite).await
+                }
+
+                $(#[$meta])*
+                async fn postgres() {
+                    run(Backend::Postgres).await
+                }
+
+                // The body of a test (clippy's test allowances do not reach it through the macro).
+                #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+                async fn run($backend: Backend) $body
+            }
+        )*
+    };
+}
+
+/// An engine on a fresh database, with test-friendly fan-out settings.
 pub struct TestEngine {
     pub engine: Engine,
     pub dir: tempfile::TempDir,
+    url: String,
+    _database: Option<postgres::TestDatabase>,
 }
 
 pub fn test_config(dir: &Path) -> EngineConfig {
@@ -56,22 +97,36 @@ pub fn test_config(dir: &Path) -> EngineConfig {
     config
 }
 
-pub async fn engine_with(config: impl FnOnce(&mut EngineConfig)) -> TestEngine {
+pub async fn engine_with(backend: Backend, config: impl FnOnce(&mut EngineConfig)) -> TestEngine {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_config(dir.path());
     config(&mut settings);
-    let url = format!("sqlite://{}", dir.path().join("purger.db").display());
+    let (url, database) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}", dir.path().join("purger.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let database = postgres::TestDatabase::create().await;
+            (database.url.clone(), Some(database))
+        }
+    };
     let engine = Engine::open(&url, settings).await.expect("engine opens");
-    TestEngine { engine, dir }
+    TestEngine {
+        engine,
+        dir,
+        url,
+        _database: database,
+    }
 }
 
-pub async fn test_engine() -> TestEngine {
-    engine_with(|_| {}).await
+pub async fn test_engine(backend: Backend) -> TestEngine {
+    engine_with(backend, |_| {}).await
 }
 
 impl TestEngine {
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("purger.db").display())
+        self.url.clone()
     }
 
     /// A developer who may purge `host`, served by a group of `nodes` with `protocol`.

@@ -1,10 +1,10 @@
 //! The audit log.
 
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 
+use crate::store::rows;
 use crate::store::{AuditEntry, AuditFilter, StoreError};
-use crate::time::{from_millis, to_millis};
-use crate::users::UserId;
+use crate::time::to_millis;
 
 pub(super) async fn append<'e, E>(executor: E, entry: &AuditEntry) -> Result<(), StoreError>
 where
@@ -26,7 +26,7 @@ pub(super) async fn list(
     pool: &SqlitePool,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = sqlx::query(
+    let found = sqlx::query(
         "SELECT id, at, actor_id, actor, action, subject, detail FROM audit_log
          WHERE (? IS NULL OR actor = ?)
            AND (? IS NULL OR substr(action, 1, length(?)) = ?)
@@ -43,18 +43,5 @@ pub(super) async fn list(
     .bind(i64::from(filter.limit.clamp(1, 1000)))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let detail: String = row.try_get("detail")?;
-            Ok(AuditEntry {
-                id: row.try_get("id")?,
-                at: from_millis(row.try_get("at")?),
-                actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                subject: row.try_get("subject")?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-            })
-        })
-        .collect()
+    found.iter().map(rows::audit_entry).collect()
 }

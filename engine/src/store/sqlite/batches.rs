@@ -2,9 +2,9 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::rows::{self, TASK_COLUMNS};
-use crate::quota::{apportion, QuotaUsage};
-use crate::store::{BatchWrite, NewBatch, StoreError, StoreRefusal};
+use crate::quota::QuotaUsage;
+use crate::store::rows::{self, TASK_COLUMNS};
+use crate::store::{BatchWrite, NewBatch, StoreError};
 use crate::target::TargetKind;
 use crate::time::to_millis;
 use crate::users::UserId;
@@ -42,39 +42,24 @@ pub(super) async fn write(
         }
     }
 
-    // A regex of this user that is still created or running is refused, not queued twice.
-    let mut verdicts: Vec<Option<StoreRefusal>> = Vec::with_capacity(batch.tasks.len());
+    let mut repeats = Vec::with_capacity(batch.tasks.len());
     for task in &batch.tasks {
-        let repeat = if task.kind == TargetKind::Regex {
-            let running: Option<(i64,)> = sqlx::query_as(
+        let running: Option<(i64,)> = if task.kind == TargetKind::Regex {
+            sqlx::query_as(
                 "SELECT 1 FROM tasks WHERE user_id = ? AND target = ? AND kind = 'regex'
                  AND status IN ('created', 'running') LIMIT 1",
             )
             .bind(batch.user_id.0)
             .bind(&task.target)
             .fetch_optional(&mut **tx)
-            .await?;
-            running.is_some()
+            .await?
         } else {
-            false
+            None
         };
-        verdicts.push(repeat.then_some(StoreRefusal::RepeatRunning));
+        repeats.push(running.is_some());
     }
-
     let used_before = quota_used(&mut **tx, batch.user_id, &batch.day).await?;
-    let candidates: Vec<usize> = (0..batch.tasks.len())
-        .filter(|i| verdicts[*i].is_none())
-        .collect();
-    let (fits, used_after) = apportion(
-        candidates.iter().map(|i| batch.tasks[*i].kind),
-        &batch.limits,
-        used_before,
-    );
-    for (index, fits) in candidates.iter().zip(fits) {
-        if !fits {
-            verdicts[*index] = Some(StoreRefusal::OverQuota);
-        }
-    }
+    let (verdicts, used_after) = crate::store::plan::verdicts(batch, &repeats, used_before);
     if verdicts.iter().all(Option::is_some) {
         return Ok(BatchWrite::Written {
             verdicts,
@@ -156,17 +141,7 @@ where
             .bind(day)
             .fetch_all(executor)
             .await?;
-    Ok(usage_from_rows(rows))
-}
-
-fn usage_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> QuotaUsage {
-    let mut usage = QuotaUsage::default();
-    for (kind, used) in rows {
-        if let Some(kind) = TargetKind::parse(&kind) {
-            *usage.get_mut(kind) = used.clamp(0, u32::MAX as i64) as u32;
-        }
-    }
-    usage
+    Ok(rows::usage(rows))
 }
 
 pub(super) async fn quota_history(
@@ -183,15 +158,5 @@ pub(super) async fn quota_history(
     .bind(to_day)
     .fetch_all(pool)
     .await?;
-    let mut days: Vec<(String, Vec<(String, i64)>)> = Vec::new();
-    for (day, kind, used) in rows {
-        match days.last_mut() {
-            Some((last, kinds)) if *last == day => kinds.push((kind, used)),
-            _ => days.push((day, vec![(kind, used)])),
-        }
-    }
-    Ok(days
-        .into_iter()
-        .map(|(day, kinds)| (day, usage_from_rows(kinds)))
-        .collect())
+    Ok(rows::usage_by_day(rows))
 }

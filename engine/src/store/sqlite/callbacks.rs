@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::rows::{self, TASK_COLUMNS};
 use crate::ids::TaskId;
+use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::{CallbackOutcome, DueCallback, StoreError};
 use crate::time::to_millis;
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, NodeTarget, Protocol};
+use crate::store::rows;
 use crate::store::{DomainInfo, GroupWithNodes, ImportCounts, NodeSet, StoreError};
 use crate::target::DomainName;
 use crate::time::to_millis;
@@ -39,12 +40,7 @@ pub(super) async fn link(
         .bind(other)
         .execute(pool)
         .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::NotFound(format!("domain {domain_id} or {other}"))
-            }
-            _ => StoreError::Query(error),
-        })?;
+        .map_err(rows::missing(format!("domain {domain_id} or {other}")))?;
     Ok(())
 }
 
@@ -60,11 +56,7 @@ pub(super) async fn domains_of_user(
     .fetch_all(pool)
     .await?;
     rows.into_iter()
-        .map(|(id, host)| {
-            let name = DomainName::parse(&host)
-                .map_err(|_| StoreError::Corrupt(format!("domain {host:?}")))?;
-            Ok((id, name))
-        })
+        .map(|(id, host)| Ok((id, rows::domain(&host)?)))
         .collect()
 }
 
@@ -79,51 +71,17 @@ pub(super) async fn list_domains(pool: &SqlitePool) -> Result<Vec<DomainInfo>, S
     )
     .fetch_all(pool)
     .await?;
-    let split = |text: Option<String>| -> Vec<String> {
-        let mut names: Vec<String> = text
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        names
-    };
     rows.iter()
         .map(|row| {
             let host: String = row.try_get("host")?;
             Ok(DomainInfo {
                 id: row.try_get("id")?,
-                host: DomainName::parse(&host)
-                    .map_err(|_| StoreError::Corrupt(format!("domain {host:?}")))?,
-                users: split(row.try_get("users")?),
-                groups: split(row.try_get("groups")?),
+                host: rows::domain(&host)?,
+                users: rows::name_list(row.try_get("users")?),
+                groups: rows::name_list(row.try_get("groups")?),
             })
         })
         .collect()
-}
-
-fn group(row: &sqlx::sqlite::SqliteRow) -> Result<EdgeGroup, StoreError> {
-    let options: String = row.try_get("options")?;
-    Ok(EdgeGroup {
-        id: GroupId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        protocol: serde_json::from_str(&options)
-            .map_err(|e| StoreError::Corrupt(format!("group protocol {options:?}: {e}")))?,
-    })
-}
-
-fn node(row: &sqlx::sqlite::SqliteRow) -> Result<EdgeNode, StoreError> {
-    let ip: String = row.try_get("ip")?;
-    let port: i64 = row.try_get("port")?;
-    Ok(EdgeNode {
-        id: NodeId(row.try_get("id")?),
-        group_id: GroupId(row.try_get("group_id")?),
-        ip: ip
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("node ip {ip:?}")))?,
-        port: u16::try_from(port).map_err(|_| StoreError::Corrupt(format!("node port {port}")))?,
-        enabled: row.try_get("enabled")?,
-    })
 }
 
 pub(super) async fn upsert_group(
@@ -144,7 +102,7 @@ pub(super) async fn upsert_group(
     .bind(to_millis(at))
     .fetch_one(pool)
     .await?;
-    group(&row)
+    rows::group(&row)
 }
 
 pub(super) async fn group_by_name(
@@ -156,7 +114,7 @@ pub(super) async fn group_by_name(
         .fetch_optional(pool)
         .await?
         .as_ref()
-        .map(group)
+        .map(rows::group)
         .transpose()
 }
 
@@ -170,13 +128,13 @@ pub(super) async fn list_groups(pool: &SqlitePool) -> Result<Vec<GroupWithNodes>
             .await?;
     let mut by_group: BTreeMap<i64, Vec<EdgeNode>> = BTreeMap::new();
     for row in &nodes {
-        let node = node(row)?;
+        let node = rows::node(row)?;
         by_group.entry(node.group_id.0).or_default().push(node);
     }
     groups
         .iter()
         .map(|row| {
-            let group = group(row)?;
+            let group = rows::group(row)?;
             let nodes = by_group.remove(&group.id.0).unwrap_or_default();
             Ok(GroupWithNodes { group, nodes })
         })
@@ -216,12 +174,7 @@ pub(super) async fn import_nodes(
                     .bind(to_millis(at))
                     .execute(&mut **tx)
                     .await
-                    .map_err(|error| match &error {
-                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                            StoreError::NotFound(format!("edge group {}", group.0))
-                        }
-                        _ => StoreError::Query(error),
-                    })?;
+                    .map_err(rows::missing(format!("edge group {}", group.0)))?;
                 counts.added += 1;
             }
         }
@@ -242,7 +195,7 @@ pub(super) async fn set_node_enabled(
     .fetch_optional(pool)
     .await?
     .as_ref()
-    .map(node)
+    .map(rows::node)
     .transpose()
 }
 
@@ -263,23 +216,7 @@ where
     .bind(domain_id)
     .fetch_all(executor)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let ip: String = row.try_get("ip")?;
-            let port: i64 = row.try_get("port")?;
-            let options: String = row.try_get("options")?;
-            Ok(NodeTarget {
-                node_id: NodeId(row.try_get("id")?),
-                ip: ip
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("node ip {ip:?}")))?,
-                port: u16::try_from(port)
-                    .map_err(|_| StoreError::Corrupt(format!("node port {port}")))?,
-                protocol: serde_json::from_str(&options)
-                    .map_err(|e| StoreError::Corrupt(format!("group protocol {options:?}: {e}")))?,
-            })
-        })
-        .collect()
+    rows.iter().map(rows::node_target).collect()
 }
 
 pub(super) async fn node_set(pool: &SqlitePool, id: i64) -> Result<Option<NodeSet>, StoreError> {

@@ -4,7 +4,7 @@ mod audit;
 mod batches;
 mod callbacks;
 mod fleet;
-mod rows;
+
 mod tasks;
 mod users;
 mod work;
@@ -27,7 +27,13 @@ use crate::target::DomainName;
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord};
 use crate::users::{NewUser, User, UserId};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+/// The migrations of this build. Migrations applied by a newer build are tolerated, so that an
+/// instance not yet upgraded keeps running during a rolling upgrade (migrations only add).
+fn migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("../migrations/sqlite");
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// A [`Store`] on a SQLite database file.
 ///
@@ -76,7 +82,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.writer).await?;
+        migrator().run(&self.writer).await?;
         Ok(())
     }
 
@@ -97,8 +103,25 @@ impl Store for SqliteStore {
     }
 
     async fn is_fully_migrated(&self) -> Result<bool, StoreError> {
-        let latest = MIGRATOR.iter().map(|m| m.version).max();
+        let latest = migrator().iter().map(|m| m.version).max();
         Ok(self.schema_version().await? >= latest)
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     async fn create_user(&self, user: &NewUser, at: DateTime<Utc>) -> Result<User, StoreError> {

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::rows::{self, TASK_COLUMNS};
 use crate::ids::{BatchId, TaskId};
+use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::{BatchRecord, StoreError, TaskFilter};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord};
 use crate::time::{from_millis, to_millis};

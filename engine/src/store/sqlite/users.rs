@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
-use super::rows::{self, KEY_COLUMNS, USER_COLUMNS};
+use crate::store::rows::{self, KEY_COLUMNS, USER_COLUMNS};
 use crate::store::{ApiKeyInfo, NewApiKey, StoreError, UserUpdate};
 use crate::time::to_millis;
 use crate::users::{NewUser, User, UserId};

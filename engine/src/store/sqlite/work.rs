@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::rows::{self, TASK_COLUMNS};
 use crate::ids::TaskId;
+use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
 use crate::time::to_millis;
@@ -105,19 +105,12 @@ pub(super) async fn failures_of<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Sqlite>,
 {
-    let rows = sqlx::query("SELECT node_index, reason, attempts, detail FROM task_failures WHERE task_id = ? ORDER BY node_index")
+    sqlx::query("SELECT node_index, reason, attempts, detail FROM task_failures WHERE task_id = ? ORDER BY node_index")
         .bind(task.as_str())
         .fetch_all(executor)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(NodeFailure {
-                node_index: row.try_get::<i64, _>("node_index")? as u32,
-                reason: FailureReason(row.try_get("reason")?),
-                attempts: row.try_get::<i64, _>("attempts")? as u32,
-                detail: row.try_get("detail")?,
-            })
-        })
+        .await?
+        .iter()
+        .map(rows::failure)
         .collect()
 }
 
@@ -235,13 +228,7 @@ pub(super) async fn requeue_failed_nodes(
         return Ok(false);
     }
     // Only the failed nodes are asked again: the others confirmed and are never asked twice.
-    let mut bitmap = NodeBitmap::new(task.total as usize);
-    for index in 0..task.total as usize {
-        bitmap.set(index);
-    }
-    for failure in &failures {
-        bitmap.clear(failure.node_index as usize);
-    }
+    let bitmap = crate::store::plan::confirmed_except(task.total, &failures);
     for failure in &retried {
         sqlx::query("DELETE FROM task_failures WHERE task_id = ? AND node_index = ?")
             .bind(task_id.as_str())

@@ -1,0 +1,89 @@
+//! `LISTEN/NOTIFY` between instances sharing one database: new work wakes idle dispatchers at
+//! once, and progress written by one instance reaches browsers connected to another.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+
+use crate::fanout::ProgressEvent;
+use crate::store::{StoreError, StoreSignal};
+
+/// Notified (empty payload) when tasks become claimable: accepted, retried or released.
+pub(super) const WORK_CHANNEL: &str = "purger_work";
+/// Notified with [`ProgressPayload`] JSON after an instance writes progress.
+pub(super) const PROGRESS_CHANNEL: &str = "purger_progress";
+/// NOTIFY payloads must stay below 8000 bytes; events are sent in chunks of this many.
+const EVENTS_PER_PAYLOAD: usize = 20;
+
+#[derive(Serialize, Deserialize)]
+struct ProgressPayload {
+    origin: String,
+    events: Vec<ProgressEvent>,
+}
+
+/// Announces `events` written by instance `origin`.
+pub(super) async fn announce(
+    pool: &PgPool,
+    origin: &str,
+    events: &[ProgressEvent],
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(EVENTS_PER_PAYLOAD) {
+        let payload = serde_json::to_string(&ProgressPayload {
+            origin: origin.to_owned(),
+            events: chunk.to_vec(),
+        })
+        .map_err(|e| StoreError::Corrupt(format!("progress payload: {e}")))?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(PROGRESS_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Listens on both channels and forwards what arrives until the receiver is dropped.
+pub(super) async fn listen(pool: &PgPool) -> Result<mpsc::Receiver<StoreSignal>, StoreError> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener
+        .listen_all([WORK_CHANNEL, PROGRESS_CHANNEL])
+        .await?;
+    let (sender, receiver) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        loop {
+            let signal = match listener.try_recv().await {
+                Ok(Some(notification)) if notification.channel() == PROGRESS_CHANNEL => {
+                    match serde_json::from_str::<ProgressPayload>(notification.payload()) {
+                        Ok(payload) => StoreSignal::Progress {
+                            origin: payload.origin,
+                            events: payload.events,
+                        },
+                        Err(error) => {
+                            tracing::warn!(%error, "ignoring a malformed progress notification");
+                            continue;
+                        }
+                    }
+                }
+                Ok(Some(_)) => StoreSignal::WorkAvailable,
+                // The connection was lost and is re-established on the next call; whatever
+                // was notified meanwhile is unknown, so look for work once.
+                Ok(None) => {
+                    tracing::warn!("database notifications interrupted; reconnecting");
+                    StoreSignal::WorkAvailable
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "listening for database notifications failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    StoreSignal::WorkAvailable
+                }
+            };
+            if sender.send(signal).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(receiver)
+}

@@ -1,0 +1,266 @@
+//! Turning rows of either backend into engine types.
+//!
+//! Both schemas use the same column names and compatible types (64-bit integers, text, bytes,
+//! booleans), so one set of decoders serves both through the small [`Columns`] trait.
+
+use sqlx::Row;
+
+use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeTarget};
+use crate::ids::{BatchId, TaskId};
+use crate::quota::QuotaUsage;
+use crate::store::{ApiKeyInfo, AuditEntry, StoreError};
+use crate::target::{DomainName, TargetKind};
+use crate::tasks::{FailureReason, NodeFailure, TaskRecord, TaskStatus};
+use crate::time::from_millis;
+use crate::users::{QuotaOverrides, Role, User, UserId};
+
+/// The columns [`user`] reads, for `SELECT`s.
+pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.can_purge, \
+    u.time_zone, u.quota_url, u.quota_prefix, u.quota_regex, u.quota_batch";
+
+/// The columns [`task`] reads, for `SELECT`s.
+pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
+    t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
+    t.created_at, t.started_at, t.finished_at, t.callback_url";
+
+/// The columns [`api_key`] reads, for `SELECT`s.
+pub(super) const KEY_COLUMNS: &str =
+    "k.id, k.user_id, k.public_id, k.label, k.created_at, k.last_used_at, k.revoked_at";
+
+/// Typed column access shared by the SQLite and PostgreSQL rows.
+pub(super) trait Columns {
+    /// A non-null integer.
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    /// A nullable integer.
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// A non-null text.
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    /// A nullable text.
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    /// A boolean (an integer 0/1 in SQLite).
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
+}
+
+macro_rules! impl_columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+                self.try_get(column)
+            }
+        }
+    };
+}
+
+impl_columns!(sqlx::sqlite::SqliteRow);
+impl_columns!(sqlx::postgres::PgRow);
+
+fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+fn clamp_u32(value: i64) -> u32 {
+    value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+fn quota(row: &impl Columns, column: &str) -> Result<Option<u32>, StoreError> {
+    Ok(row.opt_int(column)?.map(clamp_u32))
+}
+
+/// A user from [`USER_COLUMNS`].
+pub(super) fn user(row: &impl Columns) -> Result<User, StoreError> {
+    let role = row.text("role")?;
+    Ok(User {
+        id: UserId(row.int("id")?),
+        username: row.text("username")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        enabled: row.flag("enabled")?,
+        can_purge: row.flag("can_purge")?,
+        time_zone: row.text("time_zone")?,
+        quota: QuotaOverrides {
+            url: quota(row, "quota_url")?,
+            prefix: quota(row, "quota_prefix")?,
+            regex: quota(row, "quota_regex")?,
+            batch: quota(row, "quota_batch")?,
+        },
+    })
+}
+
+/// A task from [`TASK_COLUMNS`].
+pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
+    let id = row.text("id")?;
+    let batch_id = row.text("batch_id")?;
+    let kind = row.text("kind")?;
+    let status = row.text("status")?;
+    Ok(TaskRecord {
+        id: TaskId::parse(&id).ok_or_else(|| corrupt("task id", &id))?,
+        seq: row.int("seq")?,
+        batch_id: BatchId::parse(&batch_id).ok_or_else(|| corrupt("batch id", &batch_id))?,
+        user_id: UserId(row.int("user_id")?),
+        domain_id: row.int("domain_id")?,
+        kind: TargetKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        target: row.text("target")?,
+        client_task_id: row.opt_text("client_task_id")?,
+        status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        node_set_id: row.opt_int("node_set_id")?,
+        total: clamp_u32(row.int("total")?),
+        success: clamp_u32(row.int("success")?),
+        failed: clamp_u32(row.int("failed")?),
+        created_at: from_millis(row.int("created_at")?),
+        started_at: row.opt_int("started_at")?.map(from_millis),
+        finished_at: row.opt_int("finished_at")?.map(from_millis),
+        callback_url: row.opt_text("callback_url")?,
+    })
+}
+
+/// An API key from [`KEY_COLUMNS`].
+pub(super) fn api_key(row: &impl Columns) -> Result<ApiKeyInfo, StoreError> {
+    Ok(ApiKeyInfo {
+        id: row.int("id")?,
+        user_id: UserId(row.int("user_id")?),
+        public_id: row.text("public_id")?,
+        label: row.text("label")?,
+        created_at: from_millis(row.int("created_at")?),
+        last_used_at: row.opt_int("last_used_at")?.map(from_millis),
+        revoked_at: row.opt_int("revoked_at")?.map(from_millis),
+    })
+}
+
+/// A node failure from `node_index, reason, attempts, detail`.
+pub(super) fn failure(row: &impl Columns) -> Result<NodeFailure, StoreError> {
+    Ok(NodeFailure {
+        node_index: clamp_u32(row.int("node_index")?),
+        reason: FailureReason(row.text("reason")?),
+        attempts: clamp_u32(row.int("attempts")?),
+        detail: row.text("detail")?,
+    })
+}
+
+/// An audit entry from `id, at, actor_id, actor, action, subject, detail`.
+pub(super) fn audit_entry(row: &impl Columns) -> Result<AuditEntry, StoreError> {
+    let detail = row.text("detail")?;
+    Ok(AuditEntry {
+        id: row.int("id")?,
+        at: from_millis(row.int("at")?),
+        actor_id: row.opt_int("actor_id")?.map(UserId),
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        subject: row.text("subject")?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+    })
+}
+
+/// An edge group from `id, name, options`.
+pub(super) fn group(row: &impl Columns) -> Result<EdgeGroup, StoreError> {
+    let options = row.text("options")?;
+    Ok(EdgeGroup {
+        id: GroupId(row.int("id")?),
+        name: row.text("name")?,
+        protocol: serde_json::from_str(&options)
+            .map_err(|e| StoreError::Corrupt(format!("group protocol {options:?}: {e}")))?,
+    })
+}
+
+fn ip_port(row: &impl Columns) -> Result<(std::net::IpAddr, u16), StoreError> {
+    let ip = row.text("ip")?;
+    let port = row.int("port")?;
+    Ok((
+        ip.parse().map_err(|_| corrupt("node ip", &ip))?,
+        u16::try_from(port).map_err(|_| corrupt("node port", port))?,
+    ))
+}
+
+/// An edge node from `id, group_id, ip, port, enabled`.
+pub(super) fn node(row: &impl Columns) -> Result<EdgeNode, StoreError> {
+    let (ip, port) = ip_port(row)?;
+    Ok(EdgeNode {
+        id: NodeId(row.int("id")?),
+        group_id: GroupId(row.int("group_id")?),
+        ip,
+        port,
+        enabled: row.flag("enabled")?,
+    })
+}
+
+/// A node to ask, from `id, ip, port, options` (the options of its group).
+pub(super) fn node_target(row: &impl Columns) -> Result<NodeTarget, StoreError> {
+    let (ip, port) = ip_port(row)?;
+    let options = row.text("options")?;
+    Ok(NodeTarget {
+        node_id: NodeId(row.int("id")?),
+        ip,
+        port,
+        protocol: serde_json::from_str(&options)
+            .map_err(|e| StoreError::Corrupt(format!("group protocol {options:?}: {e}")))?,
+    })
+}
+
+/// A domain name read back from the database.
+pub(super) fn domain(host: &str) -> Result<DomainName, StoreError> {
+    DomainName::parse(host).map_err(|_| corrupt("domain", host))
+}
+
+/// Names joined with newlines by the database, sorted.
+pub(super) fn name_list(text: Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
+pub(super) fn conflict(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let what = what.into();
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Query(error),
+    }
+}
+
+/// Maps a foreign-key violation to [`StoreError::NotFound`] naming `what`.
+pub(super) fn missing(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let what = what.into();
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(what),
+        _ => StoreError::Query(error),
+    }
+}
+
+/// Quota use from `(kind, used)` rows.
+pub(super) fn usage(found: impl IntoIterator<Item = (String, i64)>) -> QuotaUsage {
+    let mut usage = QuotaUsage::default();
+    for (kind, used) in found {
+        if let Some(kind) = TargetKind::parse(&kind) {
+            *usage.get_mut(kind) = clamp_u32(used);
+        }
+    }
+    usage
+}
+
+/// Quota use per day from `(day, kind, used)` rows ordered by day.
+pub(super) fn usage_by_day(found: Vec<(String, String, i64)>) -> Vec<(String, QuotaUsage)> {
+    let mut days: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+    for (day, kind, used) in found {
+        match days.last_mut() {
+            Some((last, kinds)) if *last == day => kinds.push((kind, used)),
+            _ => days.push((day, vec![(kind, used)])),
+        }
+    }
+    days.into_iter()
+        .map(|(day, kinds)| (day, usage(kinds)))
+        .collect()
+}
