@@ -12,6 +12,36 @@ test("the server renders the page shell", async ({ request }) => {
   // Security headers on every page.
   expect(response.headers()["x-content-type-options"]).toBe("nosniff");
   expect(response.headers()["x-frame-options"]).toBe("DENY");
+  expect(response.headers()["referrer-policy"]).toBe("same-origin");
+  // Scripts run only through this response's nonce; nothing may frame the page.
+  const csp = response.headers()["content-security-policy"] ?? "";
+  const nonce = csp.match(/'nonce-([^']+)'/)?.[1];
+  expect(nonce, csp).toBeTruthy();
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).not.toContain("'unsafe-inline' 'unsafe-eval'");
+  const scripts = [...html.matchAll(/<script[^>]*>/g)].map((m) => m[0]);
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+});
+
+test("an inline script injected into a page is blocked by the policy", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  await page.goto("/login");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  // What a stored XSS would do: add a script without the nonce. The page's policy refuses it.
+  const ran = await page.evaluate(async () => {
+    (window as any).injected = false;
+    const script = document.createElement("script");
+    script.textContent = "window.injected = true";
+    document.body.appendChild(script);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return (window as any).injected;
+  });
+  expect(ran).toBe(false);
+  expect(violations.length).toBeGreaterThan(0);
 });
 
 test("a hydrated click reads the schema version through a server function", async ({ page }) => {

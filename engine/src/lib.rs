@@ -14,6 +14,7 @@ pub mod keys;
 pub mod passwords;
 pub mod quota;
 pub mod report;
+pub mod seed004;
 pub mod sessions;
 pub mod store;
 pub mod submit;

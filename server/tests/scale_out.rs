@@ -211,7 +211,7 @@ async fn killing_one_of_two_instances_loses_no_task() {
     // Kill A once it provably holds leases on running tasks with work done and work left.
     let pool = PgPool::connect(&database.url).await.expect("pool");
     let mut leased_by_a = 0;
-    for _ in 0..400 {
+    for _ in 0..2000 {
         leased_by_a = count(
             &pool,
             "SELECT COUNT(*) FROM tasks WHERE lease_owner = 'instance-a' AND status = 'running'

@@ -73,6 +73,12 @@ pub enum TargetError {
     /// The path regex does not compile (or is too large).
     #[error("invalid regex: {0}")]
     InvalidRegex(String),
+    /// A control character, or U+FFFD (what invalid UTF-8 decodes to).
+    #[error("the target contains a control character or invalid UTF-8")]
+    InvalidCharacter,
+    /// A `%` not followed by two hexadecimal digits.
+    #[error("malformed percent-encoding in {0}")]
+    BadPercentEncoding(String),
 }
 
 /// A parsed target of any kind.
@@ -133,7 +139,28 @@ fn check_length(text: &str) -> Result<&str, TargetError> {
     if text.chars().count() > MAX_TARGET_LEN {
         return Err(TargetError::TooLong);
     }
+    if text
+        .chars()
+        .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+    {
+        return Err(TargetError::InvalidCharacter);
+    }
     Ok(text)
+}
+
+/// Refuses a `%` that does not start a `%XX` escape (URLs and prefixes; regexes have their own
+/// syntax).
+fn check_percent_encoding(text: &str) -> Result<(), TargetError> {
+    let bytes = text.as_bytes();
+    for (i, byte) in bytes.iter().enumerate() {
+        if *byte == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return Err(TargetError::BadPercentEncoding(text.to_owned()));
+        }
+    }
+    Ok(())
 }
 
 /// Splits `http(s)://host[:port]/rest` into (host, rest), where `rest` starts with `/` (or is empty).

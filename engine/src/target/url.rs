@@ -42,6 +42,7 @@ impl PurgeUrl {
 /// Parses and normalises an absolute http(s) URL: (original, host, path?query).
 pub(super) fn parse_http_url(text: &str) -> Result<(String, String, String), TargetError> {
     let not_http = || TargetError::NotHttpUrl(text.to_owned());
+    super::check_percent_encoding(text)?;
     let parsed = url::Url::parse(text).map_err(|_| not_http())?;
     if !matches!(parsed.scheme(), "http" | "https")
         || !parsed.username().is_empty()
@@ -67,6 +68,23 @@ pub(super) fn parse_http_url(text: &str) -> Result<(String, String, String), Tar
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_control_characters_invalid_utf8_and_bad_escapes() {
+        for bad in [
+            "http://www.a.com/\u{0}",
+            "http://www.a.com/a\tb",
+            "http://www.a.com/\u{7f}",
+            "http://www.a.com/\u{fffd}",
+            "http://www.a.com/%ZZ",
+            "http://www.a.com/%4",
+            "http://www.a.com/100%",
+        ] {
+            assert!(PurgeUrl::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(PurgeUrl::parse("http://www.a.com/%E4%BD%A0?q=%2F").is_ok());
+        assert!(PurgeUrl::parse("http://www.a.com/你好").is_ok());
+    }
 
     #[test]
     fn parses_the_seed_example() {

@@ -9,10 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use engine::report::SeedQueryBody;
+use engine::seed004::{date_is_fresh, Credentials};
 use engine::submit::{Refusal, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::time::Zone;
@@ -77,20 +76,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Res
             None,
         )
     };
-    let (username, password) = headers
+    let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok())
-        .and_then(|text| {
-            text.split_once(':')
-                .map(|(u, p)| (u.to_owned(), p.to_owned()))
-        })
-        .filter(|(username, _)| !username.is_empty())
+        .and_then(Credentials::parse)
         .ok_or_else(user_invalid)?;
     let date_invalid = || {
         answer(
@@ -107,16 +96,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Res
         .unwrap_or("");
     let user = match state
         .engine
-        .authenticate_seed004(&username, date, &password)
+        .authenticate_seed004(&credentials.username, date, &credentials.signature)
         .await
     {
         Ok(Ok((key, user))) => {
             // The signature is checked before the date, so that a stranger learns nothing.
-            let signed_at = DateTime::parse_from_rfc2822(date).map_err(|_| date_invalid())?;
-            let skew = (Utc::now() - signed_at.with_timezone(&Utc))
-                .num_seconds()
-                .unsigned_abs();
-            if skew > state.api.date_skew_secs {
+            if !date_is_fresh(date, Utc::now(), state.api.date_skew_secs) {
                 return Err(date_invalid());
             }
             if let Err(wait) = state.rate_limiter.check(key.id) {

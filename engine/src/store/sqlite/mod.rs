@@ -108,6 +108,14 @@ impl Store for SqliteStore {
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        // Read first: once set, a setting never needs the write lock again.
+        let stored: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        if let Some((stored,)) = stored {
+            return Ok(stored);
+        }
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",

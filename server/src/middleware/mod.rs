@@ -1,4 +1,8 @@
-//! Cross-cutting HTTP layers: request ids, access spans with secrets redacted, security headers.
+//! Cross-cutting HTTP layers: request ids, access spans with secrets redacted, security headers,
+//! request limits and the statuses of server function errors.
+
+mod limits;
+mod server_fns;
 
 use axum::http::{HeaderName, HeaderValue, Request};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -107,7 +111,15 @@ pub fn apply<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum:
             HeaderName::from_static("x-frame-options"),
             HeaderValue::from_static("DENY"),
         ))
+        // Pages send their own policy with a script nonce (app/src/shell.rs); every other
+        // response (JSON, CSV, static files, events) may load nothing and not be framed.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        ))
+        .layer(axum::middleware::from_fn(server_fns::statuses))
         .layer(axum::middleware::from_fn(same_origin_writes))
+        .layer(axum::middleware::from_fn(limits::header_size))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
