@@ -60,6 +60,8 @@ pub enum Command {
     EdgeSim(EdgeSimConfig),
     /// Measure fan-out latency and throughput, ingest, memory and history on this machine.
     Bench(crate::bench::BenchArgs),
+    /// Load-test the APIs with many concurrent clients while fan-outs run; fails when a check fails.
+    Load(crate::load::LoadArgs),
 }
 
 /// Options of `purger serve`.
@@ -179,7 +181,9 @@ pub enum QuotaCommand {
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
-    if matches!(cli.command, Some(Command::Bench(_))) && config.log.filter.is_none() {
+    if matches!(cli.command, Some(Command::Bench(_) | Command::Load(_)))
+        && config.log.filter.is_none()
+    {
         // The bench prints figures; per-request log lines would drown them (and slow it down).
         config.log.filter = Some("warn".into());
     }
@@ -214,6 +218,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::signal::ctrl_c()
                 .await
                 .context("waiting for Ctrl-C")?;
+            Ok(())
+        }
+        Command::Load(args) => {
+            crate::load::run(args, cli.json).await?;
             Ok(())
         }
         Command::Bench(args) => {
@@ -343,7 +351,7 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
                 json!({ "user": updated.username, "limits": limits }),
             )
         }
-        Command::Serve(_) | Command::EdgeSim(_) | Command::Bench(_) => {
+        Command::Serve(_) | Command::EdgeSim(_) | Command::Bench(_) | Command::Load(_) => {
             bail!("not a management command")
         }
     }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod edge_sim;
+pub mod load;
 pub mod middleware;
 pub mod rate_limit;
 pub mod routes;

@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(request.method, "BAN");
         assert_eq!(
             request.headers,
-            vec![(BAN_HEADER.to_owned(), "^/test/.*\\.txt".to_owned())]
+            vec![(BAN_HEADER.to_owned(), "^(?:/test/.*\\.txt)".to_owned())]
         );
         let request = build_request(
             &target(TargetKind::Prefix, "http://www.a.com/img.v2/"),
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(request.path, "/purge?host=www.a.com&path=/a/.*");
         assert_eq!(
             request.headers,
-            vec![("X-Pattern".to_owned(), "^/a/.*".to_owned())]
+            vec![("X-Pattern".to_owned(), "^(?:/a/.*)".to_owned())]
         );
         assert_eq!(classify_status(&protocol, 404), StatusVerdict::Success);
     }

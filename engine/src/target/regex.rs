@@ -54,9 +54,10 @@ impl UrlRegex {
         &self.path_regex
     }
 
-    /// The anchored pattern sent to edges: `^` + the path regex.
+    /// The anchored pattern sent to edges: the path regex in a group after `^`, so that the
+    /// anchor holds for every alternative (`/a|/b` must not match `/x/b`).
     pub fn edge_pattern(&self) -> String {
-        format!("^{}", self.path_regex)
+        format!("^(?:{})", self.path_regex)
     }
 }
 
@@ -76,13 +77,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_anchor_holds_for_every_alternative() {
+        let regex = UrlRegex::parse("http://www.a.com/a|/b").unwrap();
+        let edge = regex::Regex::new(&regex.edge_pattern()).unwrap();
+        assert!(edge.is_match("/a/x") && edge.is_match("/b"));
+        assert!(!edge.is_match("/x/b"), "an alternative escaped the anchor");
+        let empty_branch = UrlRegex::parse("http://www.a.com/x|").unwrap();
+        let edge = regex::Regex::new(&empty_branch.edge_pattern()).unwrap();
+        assert!(edge.is_match("/x") && edge.is_match("/anything"));
+    }
+
+    #[test]
     fn parses_the_seed_examples() {
         let regex = UrlRegex::parse("http://www.abc.com/test/.*\\.txt").unwrap();
         assert_eq!(regex.host(), "www.abc.com");
         assert_eq!(regex.path_regex(), "/test/.*\\.txt");
-        assert_eq!(regex.edge_pattern(), "^/test/.*\\.txt");
+        assert_eq!(regex.edge_pattern(), "^(?:/test/.*\\.txt)");
         let regex = UrlRegex::parse("http://www.a.com/(.*).png").unwrap();
-        assert_eq!(regex.edge_pattern(), "^/(.*).png");
+        assert_eq!(regex.edge_pattern(), "^(?:/(.*).png)");
     }
 
     #[test]

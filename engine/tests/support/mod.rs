@@ -497,7 +497,8 @@ pub async fn finished_report(
     engine: &Engine,
     task: &engine::ids::TaskId,
 ) -> engine::report::TaskReport {
-    let record = wait_for(Duration::from_secs(20), || async {
+    // Generous: the suite runs many fan-outs at once on two cores.
+    let record = wait_for(Duration::from_secs(60), || async {
         let task = engine.task(task.as_str(), None).await.expect("read task")?;
         task.status.is_final().then_some(task)
     })

@@ -69,8 +69,11 @@ pub struct Server {
     pub dir: tempfile::TempDir,
 }
 
-/// Starts a server; `workers` says whether it fans out.
-pub async fn start_server(workers: bool) -> anyhow::Result<Server> {
+/// Starts a server; `workers` says whether it fans out; `configure` changes the bench settings.
+pub async fn start_server(
+    workers: bool,
+    configure: impl FnOnce(&mut Config),
+) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let mut config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -80,6 +83,7 @@ pub async fn start_server(workers: bool) -> anyhow::Result<Server> {
     config.engine.data_dir = dir.path().to_path_buf();
     config.api.rate_limit.per_second = 0.0;
     config.engine.quota.url = 10_000_000;
+    configure(&mut config);
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let engine = app.engine().clone();

@@ -2,7 +2,7 @@
 //! run, against simulated edges in a separate process and, for the ceiling, `wrk`.
 //! Figures are printed, never asserted.
 
-mod fleet;
+pub(crate) mod fleet;
 mod scenarios;
 
 use std::io::Write;

@@ -22,7 +22,7 @@ fn client() -> anyhow::Result<reqwest::Client> {
 /// 1. One URL to 301 healthy edges through seed 000; a client polls `/api/q` every 2 ms.
 pub async fn seed(args: &BenchArgs) -> anyhow::Result<Percentiles> {
     let edges = start_edges(301, args.edge_port).await?;
-    let server = start_server(true).await?;
+    let server = start_server(true, |_| {}).await?;
     let key = server
         .developer("seed", "seed.example.com", &edges.addrs)
         .await?;
@@ -80,7 +80,7 @@ pub struct Bulk {
 /// 2 and 4. `bulk_urls` URLs to `bulk_edges` edges through v1; then wrk against the same fleet.
 pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
     let edges = start_edges(args.bulk_edges, args.edge_port + 400).await?;
-    let server = start_server(true).await?;
+    let server = start_server(true, |_| {}).await?;
     let key = server
         .developer("bulk", "bulk.example.com", &edges.addrs)
         .await?;
@@ -151,7 +151,7 @@ pub struct Ingest {
 
 /// 3. Batches of 500 URLs through `POST /api/v1/purges`, one after another (no fan-out).
 pub async fn ingest(args: &BenchArgs) -> anyhow::Result<Ingest> {
-    let server = start_server(false).await?;
+    let server = start_server(false, |_| {}).await?;
     let key = server
         .developer(
             "ingest",
@@ -200,7 +200,7 @@ pub struct History {
 
 /// 5. Stores `history_tasks` tasks, then times filtered, paged lists.
 pub async fn history(args: &BenchArgs) -> anyhow::Result<History> {
-    let server = start_server(false).await?;
+    let server = start_server(false, |_| {}).await?;
     let user_key = server
         .developer(
             "history",
