@@ -39,6 +39,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 export RUSTC_BOOTSTRAP=1
+# PURGER_FUZZ_PROFILE=dev builds without optimisations: about half the build time, for short
+# smoke runs (CI); fuzzing for real wants the default optimised build.
+profile_flags=()
+[ "${PURGER_FUZZ_PROFILE:-release}" = dev ] && profile_flags=(--dev)
 
 if [ "$#" -gt 0 ]; then
   targets=("$@")
@@ -50,10 +54,10 @@ fi
 echo "==> building the fuzz targets"
 if [ "$#" -gt 0 ]; then
   for target in "${targets[@]}"; do
-    cargo fuzz build "$target"
+    cargo fuzz build "${profile_flags[@]}" "$target"
   done
 else
-  cargo fuzz build
+  cargo fuzz build "${profile_flags[@]}"
 fi
 
 logs=$(mktemp -d)
@@ -77,7 +81,7 @@ for target in "${targets[@]}"; do
   status=0
   # -max_len: the inputs are text (header, URL or CSV line); 4096 is twice the longest target.
   # -timeout: an input that takes 10 s (a regex blowing up) is a failure too.
-  cargo fuzz run "$target" "$corpus" -- \
+  cargo fuzz run "${profile_flags[@]}" "$target" "$corpus" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=4096 -timeout=10 \
     -print_final_stats=1 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
   elapsed=$(( $(date +%s) - started ))

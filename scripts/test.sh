@@ -75,7 +75,8 @@ release_build() {
 step "release build (cargo leptos build --release)" release_build
 # Smoke runs of the long hardening commands (docs/reliability.md has the full runs' figures).
 step "load smoke (purger load, 50 clients, 10 s)" target/release/purger load --clients 50 --seconds 10 --min-accepted-per-sec 50
-step "fuzz smoke (scripts/fuzz.sh, 20 s per target)" scripts/fuzz.sh 20
+fuzz_smoke() { PURGER_FUZZ_PROFILE=dev scripts/fuzz.sh 20; }
+step "fuzz smoke (scripts/fuzz.sh, 20 s per target, dev build)" fuzz_smoke
 e2e() { (cd "$root/end2end" && npx playwright test); }
 step "playwright end-to-end (headless Chromium)" e2e
 

@@ -24,6 +24,12 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether the database is busy or unreachable for now (retry later), see
+    /// [`StoreError::is_unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, EngineError::Store(error) if error.is_unavailable())
+    }
+
     /// Whether the error is the caller's input rather than the service failing.
     pub fn is_client_error(&self) -> bool {
         matches!(

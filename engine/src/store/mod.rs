@@ -52,6 +52,32 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// The task running a transaction panicked or was stopped.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// Whether the database is busy, locked or unreachable for now, rather than refusing this
+    /// request: the same request may succeed a moment later.
+    pub fn is_unavailable(&self) -> bool {
+        let error = match self {
+            StoreError::Open(error) | StoreError::Query(error) => error,
+            _ => return false,
+        };
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => matches!(
+                db.code().as_deref(),
+                // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and their extended codes).
+                Some("5" | "6" | "261" | "262" | "517" | "773")
+                // PostgreSQL: cannot connect now, admin/crash shutdown, lock timeout, too many
+                // connections, serialization failure, deadlock.
+                | Some("57P01" | "57P02" | "57P03" | "55P03" | "53300" | "40001" | "40P01")
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Storage of users, keys, domains, the edge fleet, batches, tasks and their results.
@@ -328,6 +354,20 @@ pub(crate) fn node_set_digest(nodes: &[NodeTarget]) -> (String, String) {
     let json = serde_json::to_string(nodes).expect("node targets serialize");
     let digest = hex::encode(Sha256::digest(json.as_bytes()));
     (digest, json)
+}
+
+/// Runs a transaction's work in a task of its own and waits for it.
+///
+/// A caller that goes away (an HTTP client hanging up drops its request's future) must not
+/// cancel a transaction halfway: sqlx would hand the connection back to the pool still inside
+/// it, holding its locks, and every later write on that connection would fail. Detached, the
+/// transaction always ends in a commit or a rollback.
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.

@@ -123,20 +123,23 @@ impl Store for PgStore {
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-        let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
-            .bind(name)
-            .fetch_one(&mut *tx)
+        let pool = self.pool.clone();
+        let (name, value) = (name.to_owned(), value.to_owned());
+        super::detached(async move {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&name)
+            .bind(&value)
+            .execute(&pool)
             .await?;
-        tx.commit().await?;
-        Ok(stored)
+            let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+                .bind(&name)
+                .fetch_one(&pool)
+                .await?;
+            Ok(stored)
+        })
+        .await
     }
 
     async fn create_user(&self, user: &NewUser, at: DateTime<Utc>) -> Result<User, StoreError> {
@@ -314,10 +317,15 @@ impl Store for PgStore {
         lines: &[NodeLine],
         at: DateTime<Utc>,
     ) -> Result<ImportCounts, StoreError> {
-        let mut tx = self.begin().await?;
-        let counts = fleet::import_nodes(&mut tx, group, lines, at).await?;
-        tx.commit().await?;
-        Ok(counts)
+        let store = self.clone();
+        let lines = lines.to_vec();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let counts = fleet::import_nodes(&mut tx, group, &lines, at).await?;
+            tx.commit().await?;
+            Ok(counts)
+        })
+        .await
     }
     async fn set_node_enabled(
         &self,
@@ -334,10 +342,15 @@ impl Store for PgStore {
     }
 
     async fn write_batch(&self, batch: &NewBatch) -> Result<BatchWrite, StoreError> {
-        let mut tx = self.begin().await?;
-        let write = batches::write(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(write)
+        let store = self.clone();
+        let batch = batch.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let write = batches::write(&mut tx, &batch).await?;
+            tx.commit().await?;
+            Ok(write)
+        })
+        .await
     }
     async fn quota_used(&self, user: UserId, day: &str) -> Result<QuotaUsage, StoreError> {
         batches::quota_used(&self.pool, user, day).await
@@ -352,20 +365,31 @@ impl Store for PgStore {
     }
 
     async fn claim_tasks(&self, request: &ClaimRequest) -> Result<Vec<ClaimedTask>, StoreError> {
-        let mut tx = self.begin().await?;
-        let claimed = work::claim(&mut tx, request).await?;
-        tx.commit().await?;
-        Ok(claimed)
+        let store = self.clone();
+        let request = request.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let claimed = work::claim(&mut tx, &request).await?;
+            tx.commit().await?;
+            Ok(claimed)
+        })
+        .await
     }
     async fn record_progress(
         &self,
         owner: &str,
         progress: &[TaskProgress],
     ) -> Result<Vec<TaskId>, StoreError> {
-        let mut tx = self.begin().await?;
-        let lost = work::record_progress(&mut tx, owner, progress).await?;
-        tx.commit().await?;
-        Ok(lost)
+        let store = self.clone();
+        let owner = owner.to_owned();
+        let progress = progress.to_vec();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let lost = work::record_progress(&mut tx, &owner, &progress).await?;
+            tx.commit().await?;
+            Ok(lost)
+        })
+        .await
     }
     async fn renew_leases(
         &self,
@@ -376,13 +400,20 @@ impl Store for PgStore {
         work::renew_leases(&self.pool, owner, tasks, until).await
     }
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        work::release_leases(&self.pool, owner).await
+        let pool = self.pool.clone();
+        let owner = owner.to_owned();
+        super::detached(async move { work::release_leases(&pool, &owner).await }).await
     }
     async fn requeue_failed_nodes(&self, task: &TaskId) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let requeued = work::requeue_failed_nodes(&mut tx, task).await?;
-        tx.commit().await?;
-        Ok(requeued)
+        let store = self.clone();
+        let task = task.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let requeued = work::requeue_failed_nodes(&mut tx, &task).await?;
+            tx.commit().await?;
+            Ok(requeued)
+        })
+        .await
     }
 
     async fn task(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> {
@@ -420,10 +451,14 @@ impl Store for PgStore {
         retry_at: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueCallback>, StoreError> {
-        let mut tx = self.begin().await?;
-        let due = callbacks::due(&mut tx, now, retry_at, limit).await?;
-        tx.commit().await?;
-        Ok(due)
+        let store = self.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let due = callbacks::due(&mut tx, now, retry_at, limit).await?;
+            tx.commit().await?;
+            Ok(due)
+        })
+        .await
     }
     async fn finish_callback(
         &self,
@@ -444,10 +479,14 @@ impl Store for PgStore {
         Ok(())
     }
     async fn prune_tasks(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let pruned = tasks::prune(&mut tx, cutoff).await?;
-        tx.commit().await?;
-        Ok(pruned)
+        let store = self.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let pruned = tasks::prune(&mut tx, cutoff).await?;
+            tx.commit().await?;
+            Ok(pruned)
+        })
+        .await
     }
 
     async fn listen(&self) -> Result<Option<mpsc::Receiver<StoreSignal>>, StoreError> {

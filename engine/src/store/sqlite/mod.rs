@@ -60,8 +60,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
+        // Waiting writers queue for the one connection; past these bounds (and SQLite's busy
+        // timeout once connected) a request fails as unavailable instead of hanging.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(Duration::from_secs(15))
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Open)?;
@@ -116,20 +119,24 @@ impl Store for SqliteStore {
         if let Some((stored,)) = stored {
             return Ok(stored);
         }
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-        let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
-            .bind(name)
-            .fetch_one(&mut *tx)
+        // A setting is written once, by whoever comes first: an INSERT that may do nothing.
+        let writer = self.writer.clone();
+        let (name, value) = (name.to_owned(), value.to_owned());
+        super::detached(async move {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&name)
+            .bind(&value)
+            .execute(&writer)
             .await?;
-        tx.commit().await?;
-        Ok(stored)
+            let (stored,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
+                .bind(&name)
+                .fetch_one(&writer)
+                .await?;
+            Ok(stored)
+        })
+        .await
     }
 
     async fn create_user(&self, user: &NewUser, at: DateTime<Utc>) -> Result<User, StoreError> {
@@ -279,10 +286,15 @@ impl Store for SqliteStore {
         lines: &[NodeLine],
         at: DateTime<Utc>,
     ) -> Result<ImportCounts, StoreError> {
-        let mut tx = self.begin().await?;
-        let counts = fleet::import_nodes(&mut tx, group, lines, at).await?;
-        tx.commit().await?;
-        Ok(counts)
+        let store = self.clone();
+        let lines = lines.to_vec();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let counts = fleet::import_nodes(&mut tx, group, &lines, at).await?;
+            tx.commit().await?;
+            Ok(counts)
+        })
+        .await
     }
     async fn set_node_enabled(
         &self,
@@ -299,10 +311,15 @@ impl Store for SqliteStore {
     }
 
     async fn write_batch(&self, batch: &NewBatch) -> Result<BatchWrite, StoreError> {
-        let mut tx = self.begin().await?;
-        let write = batches::write(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(write)
+        let store = self.clone();
+        let batch = batch.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let write = batches::write(&mut tx, &batch).await?;
+            tx.commit().await?;
+            Ok(write)
+        })
+        .await
     }
     async fn quota_used(&self, user: UserId, day: &str) -> Result<QuotaUsage, StoreError> {
         batches::quota_used(&self.reader, user, day).await
@@ -317,20 +334,31 @@ impl Store for SqliteStore {
     }
 
     async fn claim_tasks(&self, request: &ClaimRequest) -> Result<Vec<ClaimedTask>, StoreError> {
-        let mut tx = self.begin().await?;
-        let claimed = work::claim(&mut tx, request).await?;
-        tx.commit().await?;
-        Ok(claimed)
+        let store = self.clone();
+        let request = request.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let claimed = work::claim(&mut tx, &request).await?;
+            tx.commit().await?;
+            Ok(claimed)
+        })
+        .await
     }
     async fn record_progress(
         &self,
         owner: &str,
         progress: &[TaskProgress],
     ) -> Result<Vec<TaskId>, StoreError> {
-        let mut tx = self.begin().await?;
-        let lost = work::record_progress(&mut tx, owner, progress).await?;
-        tx.commit().await?;
-        Ok(lost)
+        let store = self.clone();
+        let owner = owner.to_owned();
+        let progress = progress.to_vec();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let lost = work::record_progress(&mut tx, &owner, &progress).await?;
+            tx.commit().await?;
+            Ok(lost)
+        })
+        .await
     }
     async fn renew_leases(
         &self,
@@ -338,19 +366,30 @@ impl Store for SqliteStore {
         tasks: &[TaskId],
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        work::renew_leases(&mut tx, owner, tasks, until).await?;
-        tx.commit().await?;
-        Ok(())
+        let store = self.clone();
+        let owner = owner.to_owned();
+        let tasks = tasks.to_vec();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            work::renew_leases(&mut tx, &owner, &tasks, until).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
         work::release_leases(&self.writer, owner).await
     }
     async fn requeue_failed_nodes(&self, task: &TaskId) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let requeued = work::requeue_failed_nodes(&mut tx, task).await?;
-        tx.commit().await?;
-        Ok(requeued)
+        let store = self.clone();
+        let task = task.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let requeued = work::requeue_failed_nodes(&mut tx, &task).await?;
+            tx.commit().await?;
+            Ok(requeued)
+        })
+        .await
     }
 
     async fn task(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> {
@@ -388,10 +427,14 @@ impl Store for SqliteStore {
         retry_at: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueCallback>, StoreError> {
-        let mut tx = self.begin().await?;
-        let due = callbacks::due(&mut tx, now, retry_at, limit).await?;
-        tx.commit().await?;
-        Ok(due)
+        let store = self.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let due = callbacks::due(&mut tx, now, retry_at, limit).await?;
+            tx.commit().await?;
+            Ok(due)
+        })
+        .await
     }
     async fn finish_callback(
         &self,
@@ -414,9 +457,13 @@ impl Store for SqliteStore {
         Ok(())
     }
     async fn prune_tasks(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let pruned = tasks::prune(&mut tx, cutoff).await?;
-        tx.commit().await?;
-        Ok(pruned)
+        let store = self.clone();
+        super::detached(async move {
+            let mut tx = store.begin().await?;
+            let pruned = tasks::prune(&mut tx, cutoff).await?;
+            tx.commit().await?;
+            Ok(pruned)
+        })
+        .await
     }
 }

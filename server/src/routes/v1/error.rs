@@ -93,6 +93,16 @@ impl From<EngineError> for V1Error {
             EngineError::Key(engine::keys::KeyError::InvalidKey) => {
                 Self::invalid(error.to_string())
             }
+            _ if error.is_unavailable() => {
+                tracing::warn!(%error, "database unavailable");
+                let mut unavailable = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is busy or unreachable; try again",
+                );
+                unavailable.retry_after = Some(1);
+                unavailable
+            }
             _ => Self::internal(error),
         }
     }

@@ -7,6 +7,7 @@ use engine::submit::{QuotaSnapshot, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::time::Zone;
 use engine::users::User;
+use engine::EngineError;
 
 use super::auth::{Caller, JsonBody};
 use super::error::{ErrorBody, V1Error};
@@ -86,7 +87,7 @@ pub async fn submit(
         .map_err(|error| match error {
             SubmitError::NotAllowed => V1Error::forbidden("this user may not purge"),
             SubmitError::UserDisabled => V1Error::forbidden("user is disabled"),
-            SubmitError::Store(error) => V1Error::internal(error),
+            SubmitError::Store(error) => EngineError::Store(error).into(),
             other => V1Error::invalid(other.to_string()),
         })?;
     let (accepted, refused) = verdict_views(&outcome.verdicts);
