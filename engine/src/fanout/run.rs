@@ -70,8 +70,11 @@ pub struct Run {
     new_failures: Vec<NodeFailure>,
     /// Written state differs from this one.
     pub dirty: bool,
-    /// When the task must end.
-    pub deadline: Instant,
+    /// How long the task may take once its first request goes out.
+    budget: Duration,
+    /// When the task must end: set when its first request goes out, so that a task claimed
+    /// while the fleet is busy with others does not spend its time waiting in line.
+    pub deadline: Option<Instant>,
     finished: Option<(TaskStatus, DateTime<Utc>)>,
 }
 
@@ -118,7 +121,8 @@ impl Run {
             retrying: 0,
             new_failures: Vec::new(),
             dirty: false,
-            deadline: Instant::now() + (deadline - now).to_std().unwrap_or(Duration::ZERO),
+            budget: (deadline - now).to_std().unwrap_or(Duration::ZERO),
+            deadline: None,
             finished: None,
             confirmed,
             task,
@@ -159,6 +163,9 @@ impl Run {
                 continue;
             }
             self.in_flight += 1;
+            if self.deadline.is_none() {
+                self.deadline = Some(Instant::now() + self.budget);
+            }
             return Some(index);
         }
         None
@@ -196,7 +203,10 @@ impl Run {
                 detail,
             } => {
                 let retry_at = Instant::now() + policy.backoff(attempts);
-                if retryable && attempts < policy.max_attempts && retry_at < self.deadline {
+                if retryable
+                    && attempts < policy.max_attempts
+                    && self.deadline.is_some_and(|deadline| retry_at < deadline)
+                {
                     self.retrying += 1;
                     Recorded::RetryAt(retry_at)
                 } else {
@@ -437,6 +447,22 @@ mod tests {
         assert_eq!(run.next_node(|node| node.port == 8000), Some(1));
         assert_eq!(run.next_node(|node| node.port == 8000), None);
         assert_eq!(run.next_node(|_| false), Some(0));
+    }
+
+    #[test]
+    fn the_deadline_clock_starts_with_the_first_request() {
+        let mut run = Run::new(
+            claimed(TargetKind::Url, "http://a.com/x", 1),
+            nodes(&[Protocol::Varnish]),
+            Utc::now(),
+        );
+        assert_eq!(run.deadline, None, "waiting in line costs no deadline");
+        std::thread::sleep(Duration::from_millis(50));
+        let sent = Instant::now();
+        assert_eq!(run.next_node(|_| false), Some(0));
+        let deadline = run.deadline.expect("set by the first request");
+        // The claim gave 60 s; they count from the request, not from the claim 50 ms earlier.
+        assert!(deadline >= sent + Duration::from_secs(60) - Duration::from_millis(5));
     }
 
     #[tokio::test]

@@ -505,7 +505,8 @@ impl Scheduler {
     fn expire_overdue(&self, st: &mut State) {
         let now = Instant::now();
         for (key, run) in st.runs.iter_mut() {
-            if !run.is_finished() && run.deadline <= now && run.has_pending() {
+            let overdue = run.deadline.is_some_and(|deadline| deadline <= now);
+            if !run.is_finished() && overdue && run.has_pending() {
                 tracing::warn!(task = %run.task.id, "task deadline passed");
                 run.expire(Utc::now());
                 st.dirty.insert(*key);
