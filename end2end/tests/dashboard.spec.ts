@@ -20,6 +20,8 @@ async function signIn(page: Page, username: string, password: string) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("signed-in-as")).toHaveText(username);
+  // Signing in loads the next page afresh: wait until it is hydrated before using its forms.
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
 }
 
 async function varnish(request: import("@playwright/test").APIRequestContext, urlPath: string) {

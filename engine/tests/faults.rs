@@ -160,9 +160,10 @@ async fn the_task_deadline_ends_retries_that_would_go_on_longer() {
         vec![format!("127.0.0.1:{}", silent.port())]
     );
     let took = task.finished_at.expect("finished") - task.started_at.expect("started");
-    // 10 attempts of 800 ms would take over 8 s; the 2 s deadline (plus a write) ends it.
+    // 10 attempts of 800 ms would take over 8 s; the 2 s deadline ends it (checked every 100 ms,
+    // then written; the margin is for a loaded 2-core machine).
     assert!(
-        took <= chrono::Duration::milliseconds(2_700),
+        took <= chrono::Duration::milliseconds(3_000),
         "the task took {took}"
     );
     let attempts = report.failures[0].1.attempts;

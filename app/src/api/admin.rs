@@ -20,8 +20,8 @@ async fn find_user(
 /// Every user, with limits and the last 30 days of usage.
 #[server]
 pub async fn admin_users() -> Result<Vec<UserRow>, AppError> {
-    let _admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let _admin = super::context::admin().await?;
     let today = engine.quota_day().date;
     let first = today - chrono::Duration::days(29);
     let mut rows = Vec::new();
@@ -59,8 +59,8 @@ pub async fn admin_create_user(
     role: String,
     password: String,
 ) -> Result<(), AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     let role = engine::users::Role::parse(&role)
         .ok_or_else(|| AppError::Invalid("role is admin or developer".into()))?;
     engine
@@ -83,8 +83,9 @@ pub async fn admin_update_user(
 ) -> Result<(), AppError> {
     use engine::store::UserUpdate;
 
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+
+    let admin = super::context::admin().await?;
     let user = find_user(&engine, &username).await?;
     let flag = || value == "true";
     let (update, password) = match field.as_str() {
@@ -131,8 +132,8 @@ pub async fn admin_set_quota(
     regex: String,
     batch: String,
 ) -> Result<(), AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     let user = find_user(&engine, &username).await?;
     let number = |text: &str, name: &str| -> Result<Option<u32>, AppError> {
         if text.trim().is_empty() {
@@ -158,8 +159,8 @@ pub async fn admin_set_quota(
 /// Every domain with its users and groups.
 #[server]
 pub async fn admin_domains() -> Result<Vec<DomainRow>, AppError> {
-    let _admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let _admin = super::context::admin().await?;
     Ok(engine
         .list_domains()
         .await?
@@ -175,8 +176,8 @@ pub async fn admin_domains() -> Result<Vec<DomainRow>, AppError> {
 /// Creates a domain or assigns users and groups to it (comma-separated names).
 #[server]
 pub async fn admin_add_domain(host: String, users: String, groups: String) -> Result<(), AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     let list = |text: &str| -> Vec<String> {
         text.split(',')
             .map(str::trim)
@@ -200,8 +201,9 @@ pub async fn admin_add_domain(host: String, users: String, groups: String) -> Re
 pub async fn admin_groups() -> Result<Vec<GroupRow>, AppError> {
     use crate::models::NodeRow;
 
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+
+    let admin = super::context::admin().await?;
     let zone = super::context::zone_of(&admin, &engine);
     let health = engine.node_health();
     let describe = |id: engine::fleet::NodeId| match health.get(&id) {
@@ -252,8 +254,8 @@ pub async fn admin_import_nodes(
     protocol: String,
     csv: String,
 ) -> Result<String, AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     let actor = engine::Actor::user(&admin);
     if engine.group_id(group.trim()).await?.is_none() {
         let protocol = engine::fleet::Protocol::preset(&protocol)
@@ -276,8 +278,8 @@ pub async fn admin_import_nodes(
 /// Enables or disables a node.
 #[server]
 pub async fn admin_set_node(id: i64, enabled: bool) -> Result<(), AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     engine
         .set_node_enabled(
             &engine::Actor::user(&admin),
@@ -295,8 +297,8 @@ pub async fn admin_audit(
     action: String,
     before: Option<i64>,
 ) -> Result<(Vec<AuditRow>, Option<i64>), AppError> {
-    let admin = super::context::admin().await?;
     let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
     let zone = super::context::zone_of(&admin, &engine);
     let filter = engine::store::AuditFilter {
         actor: Some(actor.trim().to_owned()).filter(|a| !a.is_empty()),

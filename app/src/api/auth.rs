@@ -72,8 +72,8 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
 /// Changes the signed-in user's password.
 #[server]
 pub async fn change_password(current: String, new_password: String) -> Result<(), AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     if engine
         .authenticate_password(&user.username, &current)
         .await?

@@ -8,8 +8,8 @@ use crate::models::{KeyRow, NewKey};
 /// The user's keys, newest first.
 #[server]
 pub async fn list_keys() -> Result<Vec<KeyRow>, AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     let zone = super::context::zone_of(&user, &engine);
     let time = |t: chrono::DateTime<chrono::Utc>| super::context::local_time(t, &zone);
     Ok(engine
@@ -29,8 +29,8 @@ pub async fn list_keys() -> Result<Vec<KeyRow>, AppError> {
 /// Creates a key; the secret is returned this once.
 #[server]
 pub async fn create_key(label: String) -> Result<NewKey, AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     let (info, secret) = engine
         .create_key(&engine::Actor::user(&user), user.id, label.trim())
         .await?;
@@ -43,8 +43,8 @@ pub async fn create_key(label: String) -> Result<NewKey, AppError> {
 /// Revokes one of the user's keys.
 #[server]
 pub async fn revoke_key(id: String) -> Result<(), AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     Ok(engine
         .revoke_key(&engine::Actor::user(&user), user.id, &id)
         .await?)
@@ -53,8 +53,8 @@ pub async fn revoke_key(id: String) -> Result<(), AppError> {
 /// The domains the user may purge.
 #[server]
 pub async fn my_domains() -> Result<Vec<String>, AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     Ok(engine
         .domains_of_user(user.id)
         .await?

@@ -10,8 +10,9 @@ use crate::models::{LineVerdict, QuotaSummary, SubmitResult};
 pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict>, AppError> {
     use engine::target::{Target, TargetKind};
 
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+
+    let user = super::context::user().await?;
     let kind = TargetKind::parse(&kind).ok_or_else(|| AppError::Invalid("unknown kind".into()))?;
     let domains: Vec<(i64, engine::target::DomainName)> = engine
         .domains_of_user(user.id)
@@ -59,8 +60,9 @@ pub async fn submit_purge(
     use engine::submit::{Refusal, Source, Submission, SubmitError};
     use engine::target::TargetKind;
 
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+
+    let user = super::context::user().await?;
     let lines = |text: &str, kind: TargetKind| -> Vec<(TargetKind, String)> {
         text.lines()
             .map(str::trim)
@@ -133,8 +135,9 @@ pub async fn today_quota() -> Result<QuotaSummary, AppError> {
 
     use crate::models::KindQuota;
 
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+
+    let user = super::context::user().await?;
     let quota = engine.quota_status(&user).await?;
     let zone = super::context::zone_of(&user, &engine);
     let left = quota.left();

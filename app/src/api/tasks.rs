@@ -194,8 +194,8 @@ pub mod ssr {
 /// One page (50) of tasks, newest first; `None` as the next cursor on the last page.
 #[server]
 pub async fn list_tasks(query: TaskListQuery) -> Result<(Vec<TaskRow>, Option<i64>), AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     let zone = super::context::zone_of(&user, &engine);
     let filter = ssr::filter(&engine, &user, &zone, &query, 51).await?;
     let mut tasks = engine.list_tasks(&filter).await?;
@@ -222,8 +222,9 @@ pub async fn list_tasks(query: TaskListQuery) -> Result<(Vec<TaskRow>, Option<i6
 pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
     use crate::models::FailureGroup;
 
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+
+    let user = super::context::user().await?;
     let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
     let task = engine
         .task(&id, viewer)
@@ -263,8 +264,8 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
 /// The tasks of a batch.
 #[server]
 pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
     let tasks = engine
         .batch_tasks(&id, viewer)
@@ -287,8 +288,8 @@ pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
 /// Asks a failed task's failed nodes again.
 #[server]
 pub async fn retry_task(id: String) -> Result<bool, AppError> {
-    let user = super::context::user().await?;
     let engine = super::context::engine()?;
+    let user = super::context::user().await?;
     let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
     Ok(engine
         .retry_task(&engine::Actor::user(&user), &id, viewer)

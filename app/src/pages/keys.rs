@@ -19,7 +19,9 @@ fn Keys() -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         |_| list_keys(),
     );
-    let domains = Resource::new(|| (), |_| my_domains());
+    // Fetched in the browser only: the examples are plain reactive text (no Suspense), the same
+    // on the server and at hydration, and then follow the domain and a newly created key.
+    let domains = LocalResource::new(my_domains);
     let username = move || {
         let crate::components::guard::CurrentUser(user) = expect_context();
         user.get()
@@ -36,6 +38,18 @@ fn Keys() -> impl IntoView {
         }
     });
     let shown = move || create.value().get().and_then(Result::ok);
+    let domain = move || {
+        domains
+            .get()
+            .and_then(Result::ok)
+            .and_then(|d| d.into_iter().find(|d| !d.starts_with('*')))
+            .unwrap_or_else(|| "www.example.com".into())
+    };
+    let key = move || {
+        shown()
+            .map(|k| k.key)
+            .unwrap_or_else(|| "YOUR_API_KEY".into())
+    };
     view! {
         <h1>"API keys"</h1>
         <section class="card">
@@ -92,30 +106,49 @@ fn Keys() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let domain = domains.await.ok().and_then(|d| d.into_iter().find(|d| !d.starts_with('*'))).unwrap_or_else(|| "www.example.com".into());
-                let key = move || shown().map(|k| k.key).unwrap_or_else(|| "YOUR_API_KEY".into());
-                let d1 = domain.clone();
-                let d2 = domain.clone();
-                let seed000 = move || format!(
-                    "curl '{o}/api/purge?uri=http://{d1}/hello.gif&api_key={k}'\ncurl '{o}/api/q?uri=http://{d1}/hello.gif&api_key={k}'",
-                    o = origin.get(), k = key());
-                let seed004 = move || format!(
-                    "username=\"{u}\"; apiKey='{k}'\ndate=`env LANG=\"en_US.UTF-8\" date -u \"+%a, %d %b %Y %H:%M:%S GMT\"`\npassword=`echo -en \"$date\" | openssl dgst -sha1 -hmac $apiKey -binary | openssl enc -base64`\ncurl -i --url \"{o}/api/content/regular-url/purge\" -X \"POST\" -u \"$username:$password\" -H \"Date:$date\" -H \"Content-Type: application/json\" -d'{{\"urlRegulars\":[\"http://{d2}/test/.*\\\\.txt\"]}}'",
-                    u = username(), k = key(), o = origin.get());
-                let v1 = move || format!(
-                    "curl -H 'Authorization: Bearer {k}' -H 'Content-Type: application/json' -d '{{\"urls\":[\"http://{domain}/a.png\"]}}' {o}/api/v1/purges",
-                    k = key(), o = origin.get());
-                view! {
-                    <section class="card">
-                        <h2>"Examples"</h2>
-                        <h3>"URL purge API (seed 000)"</h3><pre data-testid="example-000">{seed000}</pre>
-                        <h3>"Regex purge API (seed 004)"</h3><pre data-testid="example-004">{seed004}</pre>
-                        <h3>"API v1"</h3><pre data-testid="example-v1">{v1}</pre>
-                    </section>
-                }
-            })}
-        </Transition>
+        <Examples origin=origin.into() username=Signal::derive(username) domain=Signal::derive(domain) key=Signal::derive(key)/>
+    }
+}
+
+/// Ready-to-run examples of the three APIs with the user's name, domain and newest key.
+#[component]
+fn Examples(
+    origin: Signal<String>,
+    username: Signal<String>,
+    domain: Signal<String>,
+    key: Signal<String>,
+) -> impl IntoView {
+    let seed000 = move || {
+        format!(
+            "curl '{o}/api/purge?uri=http://{d}/hello.gif&api_key={k}'\ncurl '{o}/api/q?uri=http://{d}/hello.gif&api_key={k}'",
+            o = origin.get(),
+            d = domain.get(),
+            k = key.get()
+        )
+    };
+    let seed004 = move || {
+        format!(
+            "username=\"{u}\"; apiKey='{k}'\ndate=`env LANG=\"en_US.UTF-8\" date -u \"+%a, %d %b %Y %H:%M:%S GMT\"`\npassword=`echo -en \"$date\" | openssl dgst -sha1 -hmac $apiKey -binary | openssl enc -base64`\ncurl -i --url \"{o}/api/content/regular-url/purge\" -X \"POST\" -u \"$username:$password\" -H \"Date:$date\" -H \"Content-Type: application/json\" -d'{{\"urlRegulars\":[\"http://{d}/test/.*\\\\.txt\"]}}'",
+            u = username.get(),
+            k = key.get(),
+            o = origin.get(),
+            d = domain.get()
+        )
+    };
+    let v1 = move || {
+        format!(
+            "curl -H 'Authorization: Bearer {k}' -H 'Content-Type: application/json' -d '{{\"urls\":[\"http://{d}/a.png\"]}}' {o}/api/v1/purges",
+            k = key.get(),
+            o = origin.get(),
+            d = domain.get()
+        )
+    };
+    view! {
+        <section class="card">
+            <h2>"Examples"</h2>
+            <h3>"URL purge API (seed 000)"</h3><pre data-testid="example-000">{seed000}</pre>
+            <h3>"Regex purge API (seed 004)"</h3><pre data-testid="example-004">{seed004}</pre>
+            <h3>"API v1"</h3><pre data-testid="example-v1">{v1}</pre>
+        </section>
     }
 }

@@ -71,7 +71,14 @@ struct State {
     dirty: HashSet<u64>,
     want_claim: bool,
     flush_not_before: Option<Instant>,
+    /// When the last progress write started.
+    last_write: Option<Instant>,
 }
+
+/// Progress of running tasks is written at most this often; a finished task is written at once.
+/// Nodes confirmed since the last write may be asked again after a crash, so this also bounds
+/// that repeat window.
+const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Starts the scheduler; it runs until `shutdown` turns true, then writes what it knows and
 /// gives its leases back.
@@ -94,7 +101,7 @@ impl Scheduler {
         let mut claiming: Option<JoinHandle<Result<Claimed, StoreError>>> = None;
         let mut poll =
             tokio::time::interval(Duration::from_millis(self.config.poll_interval_ms.max(10)));
-        let mut housekeeping = tokio::time::interval(Duration::from_millis(200));
+        let mut housekeeping = tokio::time::interval(PROGRESS_WRITE_INTERVAL);
         let mut renew =
             tokio::time::interval(Duration::from_secs((self.config.lease_secs / 3).max(1)));
         renew.reset();
@@ -316,9 +323,22 @@ impl Scheduler {
     }
 
     fn start_write(&self, st: &mut State) -> Option<WriteHandle> {
-        if st.dirty.is_empty() || st.flush_not_before.is_some_and(|at| Instant::now() < at) {
+        let now = Instant::now();
+        if st.dirty.is_empty() || st.flush_not_before.is_some_and(|at| now < at) {
             return None;
         }
+        let recently = st
+            .last_write
+            .is_some_and(|at| now.duration_since(at) < PROGRESS_WRITE_INTERVAL);
+        if recently
+            && !st
+                .dirty
+                .iter()
+                .any(|key| st.runs.get(key).is_some_and(Run::is_finished))
+        {
+            return None;
+        }
+        st.last_write = Some(now);
         let batch: WriteBatch = st
             .dirty
             .drain()

@@ -6,6 +6,7 @@ mod plan;
 mod postgres;
 mod rows;
 mod sqlite;
+mod task_list;
 mod types;
 
 pub use postgres::PgStore;

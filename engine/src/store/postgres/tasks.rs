@@ -5,6 +5,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::ids::{BatchId, TaskId};
 use crate::store::rows::{self, TASK_COLUMNS};
+use crate::store::task_list::{contains_pattern, page_size, Conditions, Value};
 use crate::store::{BatchRecord, StoreError, TaskFilter};
 use crate::tasks::{NodeBitmap, TaskRecord};
 use crate::time::{from_millis, to_millis};
@@ -95,40 +96,24 @@ pub(super) async fn list(
     pool: &PgPool,
     filter: &TaskFilter,
 ) -> Result<Vec<TaskRecord>, StoreError> {
+    let mut conditions = Conditions::of(filter, 1, |n| format!("${n}"));
     // ILIKE with three characters or more is served by the trigram index.
-    let like = filter
-        .text
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(|text| {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        conditions.push("t.target ILIKE ", Value::Text(contains_pattern(text)));
+    }
     let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks t
-         WHERE ($1::bigint IS NULL OR t.user_id = $1)
-           AND ($2::text IS NULL OR t.status = $2)
-           AND ($3::text IS NULL OR t.kind = $3)
-           AND ($4::bigint IS NULL OR t.domain_id = $4)
-           AND ($5::bigint IS NULL OR t.created_at >= $5)
-           AND ($6::bigint IS NULL OR t.created_at < $6)
-           AND ($7::text IS NULL OR t.target ILIKE $7)
-           AND ($8::bigint IS NULL OR t.seq < $8)
-         ORDER BY t.seq DESC LIMIT $9"
+        "SELECT {TASK_COLUMNS} FROM tasks t WHERE TRUE{} ORDER BY t.seq DESC LIMIT {}",
+        conditions.sql,
+        page_size(filter)
     );
-    sqlx::query(&sql)
-        .bind(filter.user_id.map(|u| u.0))
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.kind.map(|k| k.as_str()))
-        .bind(filter.domain_id)
-        .bind(filter.from.map(to_millis))
-        .bind(filter.to.map(to_millis))
-        .bind(like)
-        .bind(filter.before_seq)
-        .bind(i64::from(filter.limit.clamp(1, 1000)))
+    let mut query = sqlx::query(&sql);
+    for value in conditions.values {
+        query = match value {
+            Value::Int(value) => query.bind(value),
+            Value::Text(value) => query.bind(value),
+        };
+    }
+    query
         .fetch_all(pool)
         .await?
         .iter()

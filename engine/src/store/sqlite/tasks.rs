@@ -5,6 +5,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::ids::{BatchId, TaskId};
 use crate::store::rows::{self, TASK_COLUMNS};
+use crate::store::task_list::{contains_pattern, page_size, Conditions, Value};
 use crate::store::{BatchRecord, StoreError, TaskFilter};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord};
 use crate::time::{from_millis, to_millis};
@@ -106,56 +107,60 @@ pub(super) async fn list(
     pool: &SqlitePool,
     filter: &TaskFilter,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    // Three characters or more use the trigram index; shorter text cannot, and scans.
-    let text = filter.text.as_deref().filter(|t| !t.is_empty());
-    let (search, like) = match text {
-        Some(text) if text.chars().count() >= 3 => {
-            (Some(format!("\"{}\"", text.replace('"', "\"\""))), None)
-        }
-        Some(text) => {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            (None, Some(format!("%{escaped}%")))
-        }
-        None => (None, None),
-    };
-    // With a search, the matching rows drive the query (few, usually); otherwise the
-    // (user_id, seq) index does, newest first (`+t.status` keeps the planner off the partial
-    // index of pending tasks, which would mean sorting them all).
-    let from = if search.is_some() {
-        "task_search s JOIN tasks t ON t.seq = s.rowid WHERE s.task_search MATCH ?10 AND"
-    } else {
-        "tasks t WHERE ?10 IS NULL AND"
-    };
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM {from} (?1 IS NULL OR t.user_id = ?1)
-           AND (?2 IS NULL OR +t.status = ?2)
-           AND (?3 IS NULL OR t.kind = ?3)
-           AND (?4 IS NULL OR t.domain_id = ?4)
-           AND (?5 IS NULL OR t.created_at >= ?5)
-           AND (?6 IS NULL OR t.created_at < ?6)
-           AND (?7 IS NULL OR t.target LIKE ?7 ESCAPE '\\')
-           AND (?8 IS NULL OR t.seq < ?8)
-         ORDER BY t.seq DESC LIMIT ?9"
-    );
-    sqlx::query(&sql)
-        .bind(filter.user_id.map(|u| u.0))
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.kind.map(|k| k.as_str()))
-        .bind(filter.domain_id)
-        .bind(filter.from.map(to_millis))
-        .bind(filter.to.map(to_millis))
-        .bind(like)
-        .bind(filter.before_seq)
-        .bind(i64::from(filter.limit.clamp(1, 1000)))
-        .bind(search)
+    let (sql, values) = list_statement(filter);
+    let mut query = sqlx::query(&sql);
+    for value in values {
+        query = match value {
+            Value::Int(value) => query.bind(value),
+            Value::Text(value) => query.bind(value),
+        };
+    }
+    query
         .fetch_all(pool)
         .await?
         .iter()
         .map(rows::task)
         .collect()
+}
+
+/// The statement listing `filter`'s tasks, newest first, and its values.
+fn list_statement(filter: &TaskFilter) -> (String, Vec<Value>) {
+    // Three characters or more use the trigram index, whose matches then drive the query (few,
+    // usually; CROSS JOIN keeps SQLite from walking the user's whole history instead); shorter
+    // text cannot, and is a LIKE over the rows the other filters leave.
+    let text = filter.text.as_deref().filter(|t| !t.is_empty());
+    let search = text
+        .filter(|t| t.chars().count() >= 3)
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
+    let (from, first) = if search.is_some() {
+        (
+            "task_search s CROSS JOIN tasks t ON t.seq = s.rowid WHERE s.task_search MATCH ?1",
+            2,
+        )
+    } else {
+        ("tasks t WHERE 1 = 1", 1)
+    };
+    let mut conditions = Conditions::of(filter, first, |n| format!("?{n}"));
+    if let Some(text) = text.filter(|_| search.is_none()) {
+        conditions.push("t.target LIKE ", Value::Text(contains_pattern(text)));
+        conditions.sql.push_str(" ESCAPE '\\'");
+    }
+    if filter.user_id.is_none() {
+        // Without a user, a status is better filtered along the newest-first scan than looked up
+        // in the partial index of pending tasks, which would mean sorting them all.
+        conditions.sql = conditions.sql.replacen("t.status = ", "+t.status = ", 1);
+    }
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM {from}{} ORDER BY t.seq DESC LIMIT {}",
+        conditions.sql,
+        page_size(filter)
+    );
+    let values = search
+        .map(Value::Text)
+        .into_iter()
+        .chain(conditions.values)
+        .collect();
+    (sql, values)
 }
 
 pub(super) async fn prune(
@@ -185,4 +190,103 @@ pub(super) async fn prune(
         .execute(&mut **tx)
         .await?;
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::target::TargetKind;
+    use crate::tasks::TaskStatus;
+
+    /// What SQLite's planner says it will do for `filter`'s list, one step per line.
+    async fn plan(store: &super::super::SqliteStore, filter: &TaskFilter) -> String {
+        let (sql, values) = list_statement(filter);
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for value in values {
+            query = match value {
+                Value::Int(value) => query.bind(value),
+                Value::Text(value) => query.bind(value),
+            };
+        }
+        let steps = query.fetch_all(&store.reader).await.expect("explain");
+        steps
+            .into_iter()
+            .map(|(_, _, _, step)| step)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn every_history_filter_seeks_an_index_and_never_sorts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = super::super::SqliteStore::open(&dir.path().join("plan.db"))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let user = Some(UserId(1));
+        let deep = Some(1_000);
+        let cases = [
+            (
+                "own, deep",
+                TaskFilter {
+                    user_id: user,
+                    before_seq: deep,
+                    ..Default::default()
+                },
+                "tasks_user_seq",
+            ),
+            (
+                "by status, deep",
+                TaskFilter {
+                    user_id: user,
+                    status: Some(TaskStatus::Created),
+                    before_seq: deep,
+                    ..Default::default()
+                },
+                "tasks_user_status_seq",
+            ),
+            (
+                "by kind, deep",
+                TaskFilter {
+                    user_id: user,
+                    kind: Some(TargetKind::Prefix),
+                    before_seq: deep,
+                    ..Default::default()
+                },
+                "tasks_user_seq",
+            ),
+            (
+                "by text",
+                TaskFilter {
+                    user_id: user,
+                    text: Some("asset/42".into()),
+                    ..Default::default()
+                },
+                "SCAN s VIRTUAL TABLE",
+            ),
+            (
+                "every user, by status",
+                TaskFilter {
+                    status: Some(TaskStatus::Created),
+                    before_seq: deep,
+                    ..Default::default()
+                },
+                "INTEGER PRIMARY KEY",
+            ),
+        ];
+        for (name, mut filter, index) in cases {
+            filter.limit = 50;
+            let plan = plan(&store, &filter).await;
+            let first_step = plan.lines().next().unwrap_or_default();
+            assert!(
+                first_step.contains(index),
+                "{name}: expected {index} first in\n{plan}"
+            );
+            if filter.text.is_none() {
+                assert!(!plan.contains("TEMP B-TREE"), "{name} sorts:\n{plan}");
+            }
+        }
+    }
 }
