@@ -1,7 +1,7 @@
 //! The decisions of a batch write that do not depend on the backend.
 
 use crate::quota::{apportion, QuotaUsage};
-use crate::store::{NewBatch, StoreRefusal};
+use crate::store::{NewBatch, NewTask, StoreRefusal};
 use crate::tasks::{NodeBitmap, NodeFailure};
 
 /// The verdict of each task of `batch` (`None`: accepted) and the quota used after it.
@@ -43,4 +43,18 @@ pub(super) fn confirmed_except(total: u32, failures: &[NodeFailure]) -> NodeBitm
         bitmap.clear(failure.node_index as usize);
     }
     bitmap
+}
+
+/// The tasks of `batch` whose verdict is `None` (accepted), in order.
+pub(super) fn accepted<'b>(
+    batch: &'b NewBatch,
+    verdicts: &[Option<StoreRefusal>],
+) -> Vec<&'b NewTask> {
+    batch
+        .tasks
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, verdict)| verdict.is_none())
+        .map(|(task, _)| task)
+        .collect()
 }

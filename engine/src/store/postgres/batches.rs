@@ -100,13 +100,7 @@ pub(super) async fn write(
     .bind(created_at)
     .execute(&mut **tx)
     .await?;
-    let accepted: Vec<_> = batch
-        .tasks
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_none())
-        .map(|(task, _)| task)
-        .collect();
+    let accepted = crate::store::plan::accepted(batch, &verdicts);
     // One statement for the whole batch: arrays unnested into rows.
     let ids: Vec<&str> = accepted.iter().map(|t| t.id.as_str()).collect();
     let domains: Vec<i64> = accepted.iter().map(|t| t.domain_id).collect();

@@ -86,13 +86,7 @@ pub(super) async fn write(
     .execute(&mut **tx)
     .await?;
     // A few multi-row statements rather than one round trip to the database thread per task.
-    let accepted: Vec<_> = batch
-        .tasks
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_none())
-        .map(|(task, _)| task)
-        .collect();
+    let accepted = crate::store::plan::accepted(batch, &verdicts);
     for chunk in accepted.chunks(TASK_ROWS_PER_INSERT) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id, status,
