@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build tools: Debian's Chromium for the end-to-end
 # suite, the real edge caches (Varnish, nginx with ngx_cache_purge), curl and openssl for the
-# seed scripts, and the end2end npm packages from their lockfile. Idempotent.
+# seed scripts, the end2end npm packages from their lockfile, and cargo-nextest. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +20,9 @@ fi
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   log "npm ci (end2end)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The cargo test runner (the test command runs the cargo tests through it).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "cargo install cargo-nextest"
+  cargo install --locked cargo-nextest@0.9.143
 fi

@@ -21,21 +21,32 @@ pub(super) async fn claim(
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let now = to_millis(request.now);
     let skip: Vec<i64> = request.skip_users.iter().map(|u| u.0).collect();
+    // As in the SQLite store: expired leases first, then up to $3 waiting tasks of each user in
+    // turns, the users found by skipping through the `tasks_waiting` index. The rows are locked
+    // and checked again, so instances claiming at once never take the same task.
     let sql = format!(
-        "WITH candidates AS (
-            SELECT id FROM (
-                SELECT id, seq, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS rank
-                FROM tasks
-                WHERE status IN ('created', 'running')
-                  AND (lease_expires_at IS NULL OR lease_expires_at < $1)
-                  AND user_id <> ALL($2)
-            ) ranked WHERE rank <= $3 ORDER BY rank, seq LIMIT $4
+        "WITH RECURSIVE waiting (user_id) AS (
+            SELECT MIN(user_id) FROM tasks WHERE status = 'created'
+            UNION ALL
+            SELECT (SELECT MIN(t.user_id) FROM tasks t WHERE t.status = 'created' AND t.user_id > w.user_id)
+            FROM waiting w WHERE w.user_id IS NOT NULL
+         ),
+         picked (seq, turn) AS (
+            SELECT seq, 0::bigint FROM tasks
+            WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $1)
+              AND user_id <> ALL($2)
+            UNION ALL
+            SELECT t.seq, ROW_NUMBER() OVER (PARTITION BY t.user_id ORDER BY t.seq)
+            FROM waiting w JOIN LATERAL (
+                SELECT seq, user_id FROM tasks
+                WHERE user_id = w.user_id AND status = 'created' ORDER BY seq LIMIT $3
+            ) t ON true
+            WHERE w.user_id IS NOT NULL AND w.user_id <> ALL($2)
          )
-         SELECT {TASK_COLUMNS}, t.confirmed FROM tasks t
-         WHERE t.id IN (SELECT id FROM candidates)
-           AND t.status IN ('created', 'running')
+         SELECT {TASK_COLUMNS}, t.confirmed FROM picked p JOIN tasks t ON t.seq = p.seq
+         WHERE t.status IN ('created', 'running')
            AND (t.lease_expires_at IS NULL OR t.lease_expires_at < $1)
-         ORDER BY t.seq
+         ORDER BY p.turn, t.seq LIMIT $4
          FOR UPDATE OF t SKIP LOCKED"
     );
     let found = sqlx::query(&sql)

@@ -11,29 +11,55 @@ use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
 use crate::time::to_millis;
 
+/// The statement that picks the tasks a claim takes, oldest first: tasks whose lease ran out
+/// (another instance died or let go of them), then up to `per_user` waiting tasks of each user,
+/// taken in turns (every user's first, then every user's second, ...). The users with waiting
+/// tasks are found by skipping through the `tasks_waiting` index, one seek per user, so a claim
+/// costs the same with ten waiting tasks as with a million; leases are looked up in the
+/// `tasks_leased` index of running tasks (`CROSS JOIN` keeps SQLite from scanning the tasks to
+/// join the few picked ones). Binds: now, the skipped users (once
+/// for leases, once for waiting tasks), per user, limit.
+fn claim_statement(skipped_users: usize) -> String {
+    let skip = vec!["?"; skipped_users].join(", ");
+    format!(
+        "WITH RECURSIVE waiting (user_id) AS (
+            SELECT MIN(user_id) FROM tasks WHERE status = 'created'
+            UNION ALL
+            SELECT (SELECT MIN(t.user_id) FROM tasks t WHERE t.status = 'created' AND t.user_id > w.user_id)
+            FROM waiting w WHERE w.user_id IS NOT NULL
+         ),
+         picked (seq, turn) AS (
+            SELECT seq, 0 FROM tasks
+            WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+              AND user_id NOT IN ({skip})
+            UNION ALL
+            SELECT t.seq, ROW_NUMBER() OVER (PARTITION BY t.user_id ORDER BY t.seq)
+            FROM waiting w JOIN tasks t ON t.seq IN (
+                SELECT seq FROM tasks WHERE user_id = w.user_id AND status = 'created' ORDER BY seq LIMIT ?
+            )
+            WHERE w.user_id IS NOT NULL AND w.user_id NOT IN ({skip})
+         )
+         SELECT {TASK_COLUMNS}, t.confirmed, t.deadline_at
+         FROM picked p CROSS JOIN tasks t ON t.seq = p.seq
+         ORDER BY p.turn, t.seq LIMIT ?"
+    )
+}
+
 pub(super) async fn claim(
     tx: &mut Transaction<'static, Sqlite>,
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let now = to_millis(request.now);
-    let skip = vec!["?"; request.skip_users.len()].join(", ");
-    let sql = format!(
-        "SELECT {TASK_COLUMNS}, t.confirmed, t.deadline_at FROM tasks t WHERE t.id IN (
-            SELECT id FROM (
-                SELECT id, seq, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS rank
-                FROM tasks
-                WHERE status IN ('created', 'running')
-                  AND (lease_expires_at IS NULL OR lease_expires_at < ?)
-                  AND user_id NOT IN ({skip})
-            ) WHERE rank <= ? ORDER BY rank, seq LIMIT ?
-         ) ORDER BY t.seq"
-    );
+    let sql = claim_statement(request.skip_users.len());
     let mut query = sqlx::query(&sql).bind(now);
     for user in &request.skip_users {
         query = query.bind(user.0);
     }
+    query = query.bind(i64::from(request.per_user));
+    for user in &request.skip_users {
+        query = query.bind(user.0);
+    }
     let rows = query
-        .bind(i64::from(request.per_user))
         .bind(i64::from(request.limit))
         .fetch_all(&mut **tx)
         .await?;
@@ -248,4 +274,46 @@ pub(super) async fn requeue_failed_nodes(
     .execute(&mut **tx)
     .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn claims_seek_indexes_and_never_scan_the_tasks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = super::super::SqliteStore::open(&dir.path().join("plan.db"))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let explain = format!("EXPLAIN QUERY PLAN {}", super::claim_statement(2));
+        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(&explain)
+            .bind(0_i64)
+            .bind(7_i64)
+            .bind(8_i64)
+            .bind(64_i64)
+            .bind(7_i64)
+            .bind(8_i64)
+            .bind(256_i64)
+            .fetch_all(&store.reader)
+            .await
+            .expect("explain");
+        let plan: Vec<String> = steps.into_iter().map(|(_, _, _, step)| step).collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("tasks_waiting"),
+            "waiting tasks by index:\n{plan}"
+        );
+        // Scanning the index of running tasks is fine: it holds only the tasks being fanned out.
+        for step in plan.lines().filter(|step| !step.contains("tasks_leased")) {
+            let scanned = step
+                .strip_prefix("SCAN ")
+                .map(|rest| rest.split(' ').next());
+            assert!(
+                !matches!(scanned, Some(Some("t" | "tasks"))),
+                "a claim scans the tasks ({step}):\n{plan}"
+            );
+        }
+    }
 }
