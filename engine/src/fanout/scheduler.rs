@@ -17,6 +17,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
 use super::client::{EdgeClient, NodeOutcome};
+use super::node_slots::NodeSlots;
 use super::run::{Recorded, RetryPolicy, Run};
 use super::{FanoutConfig, ProgressEvent};
 use crate::fleet::NodeTarget;
@@ -53,11 +54,10 @@ type NodeSetCache = Arc<Mutex<HashMap<i64, Arc<Vec<NodeTarget>>>>>;
 struct Completion {
     key: u64,
     index: u32,
-    addr: SocketAddr,
+    slot: u32,
     outcome: NodeOutcome,
 }
 
-#[derive(Default)]
 struct State {
     runs: HashMap<u64, Run>,
     next_key: u64,
@@ -67,7 +67,10 @@ struct State {
     ring: VecDeque<UserId>,
     running_per_user: HashMap<UserId, usize>,
     in_flight: usize,
-    node_load: HashMap<SocketAddr, usize>,
+    /// Requests in flight per node.
+    slots: NodeSlots,
+    /// Each run's nodes as slots of `slots`.
+    run_slots: HashMap<u64, Arc<[u32]>>,
     dirty: HashSet<u64>,
     want_claim: bool,
     flush_not_before: Option<Instant>,
@@ -92,7 +95,17 @@ impl Scheduler {
         let node_sets: NodeSetCache = Arc::default();
         let mut st = State {
             want_claim: true,
-            ..State::default()
+            slots: NodeSlots::new(self.config.per_node_in_flight as u32),
+            runs: HashMap::new(),
+            next_key: 0,
+            ready: HashMap::new(),
+            ring: VecDeque::new(),
+            running_per_user: HashMap::new(),
+            in_flight: 0,
+            run_slots: HashMap::new(),
+            dirty: HashSet::new(),
+            flush_not_before: None,
+            last_write: None,
         };
         let mut requests: FuturesUnordered<BoxFuture<'static, Completion>> =
             FuturesUnordered::new();
@@ -196,9 +209,11 @@ impl Scheduler {
         st: &mut State,
         requests: &mut FuturesUnordered<BoxFuture<'static, Completion>>,
     ) {
-        let per_node = self.config.per_node_in_flight.max(1);
         let mut idle_turns = 0;
-        while st.in_flight < self.config.max_in_flight && idle_turns < st.ring.len() {
+        while st.in_flight < self.config.max_in_flight
+            && st.slots.any_free()
+            && idle_turns < st.ring.len()
+        {
             let Some(user) = st.ring.pop_front() else {
                 break;
             };
@@ -207,25 +222,18 @@ impl Scheduler {
                 let mut position = 0;
                 while position < queue.len().min(8) && !sent {
                     let key = queue[position];
-                    let Some(run) = st.runs.get_mut(&key) else {
+                    let (Some(run), Some(run_slots)) =
+                        (st.runs.get_mut(&key), st.run_slots.get(&key))
+                    else {
                         queue.remove(position);
                         continue;
                     };
-                    let node_load = &st.node_load;
-                    let next = run.next_node(|node| {
-                        node_load
-                            .get(&SocketAddr::new(node.ip, node.port))
-                            .copied()
-                            .unwrap_or(0)
-                            >= per_node
-                    });
+                    let slots = &st.slots;
+                    let next = run.next_node(|index| slots.is_busy(run_slots[index as usize]));
                     if let Some(index) = next {
-                        let node_addr = {
-                            let node = &run.nodes[index as usize];
-                            SocketAddr::new(node.ip, node.port)
-                        };
-                        requests.push(self.request(key, run, index, node_addr));
-                        *st.node_load.entry(node_addr).or_default() += 1;
+                        let slot = run_slots[index as usize];
+                        requests.push(self.request(key, run, index, slot));
+                        st.slots.sent(slot);
                         st.in_flight += 1;
                         sent = true;
                     }
@@ -254,12 +262,13 @@ impl Scheduler {
         key: u64,
         run: &Run,
         index: u32,
-        addr: SocketAddr,
+        slot: u32,
     ) -> BoxFuture<'static, Completion> {
         let client = self.client.clone();
         let nodes = Arc::clone(&run.nodes);
         let request = run.request_for(index).cloned();
-        let span = tracing::debug_span!("edge_request", task = %run.task.id, node = %addr);
+        let node = &run.nodes[index as usize];
+        let span = tracing::debug_span!("edge_request", task = %run.task.id, node = %SocketAddr::new(node.ip, node.port));
         Box::pin(
             async move {
                 let outcome = match request {
@@ -273,7 +282,7 @@ impl Scheduler {
                 Completion {
                     key,
                     index,
-                    addr,
+                    slot,
                     outcome,
                 }
             }
@@ -289,16 +298,13 @@ impl Scheduler {
         done: Completion,
     ) {
         st.in_flight = st.in_flight.saturating_sub(1);
-        if let Some(load) = st.node_load.get_mut(&done.addr) {
-            *load -= 1;
-            if *load == 0 {
-                st.node_load.remove(&done.addr);
-            }
-        }
+        st.slots.answered(done.slot);
         let Some(run) = st.runs.get_mut(&done.key) else {
+            forget_slots_when_idle(st);
             return;
         };
-        let node_id = run.nodes[done.index as usize].node_id;
+        let node = &run.nodes[done.index as usize];
+        let (node_id, node_addr) = (node.node_id, SocketAddr::new(node.ip, node.port));
         let failure = match &done.outcome {
             NodeOutcome::Confirmed => None,
             NodeOutcome::Failed { reason, .. } => Some(reason.as_str()),
@@ -311,7 +317,7 @@ impl Scheduler {
             }
             NodeOutcome::Failed { reason, detail, .. } => {
                 metrics::counter!("purger_node_requests_total", "outcome" => reason.as_str().to_owned()).increment(1);
-                tracing::debug!(task = %run.task.id, node = %done.addr, reason = reason.as_str(), %detail, "edge request failed");
+                tracing::debug!(task = %run.task.id, node = %node_addr, reason = reason.as_str(), %detail, "edge request failed");
             }
         }
         if let Recorded::RetryAt(at) = run.record(done.index, done.outcome, policy, Utc::now()) {
@@ -438,7 +444,9 @@ impl Scheduler {
                 }
             }
             st.dirty.remove(&key);
+            st.run_slots.remove(&key);
             st.want_claim = true;
+            forget_slots_when_idle(st);
         }
     }
 
@@ -503,9 +511,11 @@ impl Scheduler {
         let full = claimed.len() >= 256;
         for (task, nodes) in claimed {
             tracing::debug!(task = %task.task.id, nodes = nodes.len(), "claimed task");
+            let run_slots = st.slots.of_node_set(task.node_set_id, &nodes);
             let run = Run::new(task, nodes, Utc::now());
             let key = st.next_key;
             st.next_key += 1;
+            st.run_slots.insert(key, run_slots);
             let user = run.task.user_id;
             *st.running_per_user.entry(user).or_default() += 1;
             if run.dirty {
@@ -547,6 +557,14 @@ impl Scheduler {
                 tracing::warn!(%error, "renewing leases failed");
             }
         });
+    }
+}
+
+/// Forgets the node slots once no task holds them and no request is out (a lease lost while
+/// requests were in flight leaves them counted until they come back).
+fn forget_slots_when_idle(st: &mut State) {
+    if st.runs.is_empty() && st.in_flight == 0 {
+        st.slots.clear();
     }
 }
 

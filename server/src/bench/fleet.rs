@@ -93,6 +93,7 @@ pub async fn start_server(
 
 impl Server {
     /// A developer with a key who may purge `host` on `edges` (Varnish preset); the key.
+    /// Developers of one host share its edge group: each edge is in the fleet once.
     pub async fn developer(
         &self,
         name: &str,
@@ -115,7 +116,7 @@ impl Server {
             )
             .await?;
         let (_, key) = self.engine.create_key(&actor, user.id, "bench").await?;
-        let group = format!("{name}-edges");
+        let group = format!("{host}-edges");
         self.engine
             .upsert_group(&actor, &group, Protocol::Varnish)
             .await?;
