@@ -199,7 +199,7 @@ impl Engine {
             client: EdgeClient::new(
                 std::time::Duration::from_millis(fanout.request_timeout_ms),
                 std::time::Duration::from_millis(fanout.connect_timeout_ms),
-                fanout.per_node_in_flight.max(1),
+                fanout.idle_connections_per_node.max(1),
             ),
             config: fanout.clone(),
             owner: self.inner.owner.clone(),
