@@ -67,6 +67,9 @@ pub struct Server {
     pub engine: Engine,
     /// Its data directory (removed on drop).
     pub dir: tempfile::TempDir,
+    /// Dropped with the server: the server stops serving and its workers stop, so that one
+    /// scenario's connections and memory do not count in the next one's figures.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Starts a server; `workers` says whether it fans out; `configure` changes the bench settings.
@@ -87,8 +90,16 @@ pub async fn start_server(
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let engine = app.engine().clone();
-    tokio::spawn(app.run_until_stopped());
-    Ok(Server { addr, engine, dir })
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    Ok(Server {
+        addr,
+        engine,
+        dir,
+        _stop: stop,
+    })
 }
 
 impl Server {
