@@ -21,6 +21,13 @@ pub(crate) struct NodeSlots {
     free: usize,
 }
 
+impl Default for NodeSlots {
+    /// One request in flight per node.
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
 impl NodeSlots {
     /// No slots yet; a node is busy with `per_node` requests in flight.
     pub fn new(per_node: u32) -> Self {

@@ -58,6 +58,7 @@ struct Completion {
     outcome: NodeOutcome,
 }
 
+#[derive(Default)]
 struct State {
     runs: HashMap<u64, Run>,
     next_key: u64,
@@ -96,16 +97,7 @@ impl Scheduler {
         let mut st = State {
             want_claim: true,
             slots: NodeSlots::new(self.config.per_node_in_flight as u32),
-            runs: HashMap::new(),
-            next_key: 0,
-            ready: HashMap::new(),
-            ring: VecDeque::new(),
-            running_per_user: HashMap::new(),
-            in_flight: 0,
-            run_slots: HashMap::new(),
-            dirty: HashSet::new(),
-            flush_not_before: None,
-            last_write: None,
+            ..State::default()
         };
         let mut requests: FuturesUnordered<BoxFuture<'static, Completion>> =
             FuturesUnordered::new();

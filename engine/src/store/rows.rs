@@ -23,6 +23,16 @@ pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.dom
     t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
     t.created_at, t.started_at, t.finished_at, t.callback_url";
 
+/// A recursive common table expression, `waiting (user_id)`: the users with tasks waiting to be
+/// claimed, found by skipping through the partial index `tasks_waiting`, one seek per user (and
+/// a last row of NULL). Plain SQL that SQLite and PostgreSQL read alike; follow `WITH RECURSIVE`.
+pub(super) const WAITING_USERS: &str = "waiting (user_id) AS (
+            SELECT MIN(user_id) FROM tasks WHERE status = 'created'
+            UNION ALL
+            SELECT (SELECT MIN(t.user_id) FROM tasks t WHERE t.status = 'created' AND t.user_id > w.user_id)
+            FROM waiting w WHERE w.user_id IS NOT NULL
+         )";
+
 /// The columns [`api_key`] reads, for `SELECT`s.
 pub(super) const KEY_COLUMNS: &str =
     "k.id, k.user_id, k.public_id, k.label, k.created_at, k.last_used_at, k.revoked_at";

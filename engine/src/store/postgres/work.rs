@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::signals::WORK_CHANNEL;
 use crate::ids::TaskId;
-use crate::store::rows::{self, TASK_COLUMNS};
+use crate::store::rows::{self, TASK_COLUMNS, WAITING_USERS};
 use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
 use crate::time::to_millis;
@@ -25,12 +25,7 @@ pub(super) async fn claim(
     // turns, the users found by skipping through the `tasks_waiting` index. The rows are locked
     // and checked again, so instances claiming at once never take the same task.
     let sql = format!(
-        "WITH RECURSIVE waiting (user_id) AS (
-            SELECT MIN(user_id) FROM tasks WHERE status = 'created'
-            UNION ALL
-            SELECT (SELECT MIN(t.user_id) FROM tasks t WHERE t.status = 'created' AND t.user_id > w.user_id)
-            FROM waiting w WHERE w.user_id IS NOT NULL
-         ),
+        "WITH RECURSIVE {WAITING_USERS},
          picked (seq, turn) AS (
             SELECT seq, 0::bigint FROM tasks
             WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $1)

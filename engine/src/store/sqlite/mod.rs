@@ -467,3 +467,29 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+/// What SQLite's planner says it will do for `sql` with `values` bound, on an empty database
+/// with every migration, one step per line: tests pin which indexes a statement uses with it.
+#[cfg(test)]
+async fn query_plan(sql: &str, values: Vec<super::task_list::Value>) -> String {
+    use super::task_list::Value;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("plan.db"))
+        .await
+        .expect("open");
+    store.migrate().await.expect("migrate");
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+    for value in values {
+        query = match value {
+            Value::Int(value) => query.bind(value),
+            Value::Text(value) => query.bind(value),
+        };
+    }
+    let steps = query.fetch_all(&store.reader).await.expect("explain");
+    steps
+        .into_iter()
+        .map(|(_, _, _, step)| step)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -195,36 +195,11 @@ pub(super) async fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
     use crate::target::TargetKind;
     use crate::tasks::TaskStatus;
 
-    /// What SQLite's planner says it will do for `filter`'s list, one step per line.
-    async fn plan(store: &super::super::SqliteStore, filter: &TaskFilter) -> String {
-        let (sql, values) = list_statement(filter);
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-        for value in values {
-            query = match value {
-                Value::Int(value) => query.bind(value),
-                Value::Text(value) => query.bind(value),
-            };
-        }
-        let steps = query.fetch_all(&store.reader).await.expect("explain");
-        steps
-            .into_iter()
-            .map(|(_, _, _, step)| step)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     #[tokio::test]
     async fn every_history_filter_seeks_an_index_and_never_sorts() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = super::super::SqliteStore::open(&dir.path().join("plan.db"))
-            .await
-            .expect("open");
-        store.migrate().await.expect("migrate");
         let user = Some(UserId(1));
         let deep = Some(1_000);
         let cases = [
@@ -278,7 +253,8 @@ mod tests {
         ];
         for (name, mut filter, index) in cases {
             filter.limit = 50;
-            let plan = plan(&store, &filter).await;
+            let (sql, values) = list_statement(&filter);
+            let plan = super::super::query_plan(&sql, values).await;
             let first_step = plan.lines().next().unwrap_or_default();
             assert!(
                 first_step.contains(index),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::ids::TaskId;
-use crate::store::rows::{self, TASK_COLUMNS};
+use crate::store::rows::{self, TASK_COLUMNS, WAITING_USERS};
 use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
 use crate::time::to_millis;
@@ -22,12 +22,7 @@ use crate::time::to_millis;
 fn claim_statement(skipped_users: usize) -> String {
     let skip = vec!["?"; skipped_users].join(", ");
     format!(
-        "WITH RECURSIVE waiting (user_id) AS (
-            SELECT MIN(user_id) FROM tasks WHERE status = 'created'
-            UNION ALL
-            SELECT (SELECT MIN(t.user_id) FROM tasks t WHERE t.status = 'created' AND t.user_id > w.user_id)
-            FROM waiting w WHERE w.user_id IS NOT NULL
-         ),
+        "WITH RECURSIVE {WAITING_USERS},
          picked (seq, turn) AS (
             SELECT seq, 0 FROM tasks
             WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)
@@ -278,29 +273,13 @@ pub(super) async fn requeue_failed_nodes(
 
 #[cfg(test)]
 mod tests {
-    use crate::store::Store;
+    use crate::store::task_list::Value::Int;
 
     #[tokio::test]
     async fn claims_seek_indexes_and_never_scan_the_tasks() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = super::super::SqliteStore::open(&dir.path().join("plan.db"))
-            .await
-            .expect("open");
-        store.migrate().await.expect("migrate");
-        let explain = format!("EXPLAIN QUERY PLAN {}", super::claim_statement(2));
-        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(&explain)
-            .bind(0_i64)
-            .bind(7_i64)
-            .bind(8_i64)
-            .bind(64_i64)
-            .bind(7_i64)
-            .bind(8_i64)
-            .bind(256_i64)
-            .fetch_all(&store.reader)
-            .await
-            .expect("explain");
-        let plan: Vec<String> = steps.into_iter().map(|(_, _, _, step)| step).collect();
-        let plan = plan.join("\n");
+        // Binds: now, two skipped users, per user, the same two users, limit.
+        let values = vec![Int(0), Int(7), Int(8), Int(64), Int(7), Int(8), Int(256)];
+        let plan = super::super::query_plan(&super::claim_statement(2), values).await;
         assert!(
             plan.contains("tasks_waiting"),
             "waiting tasks by index:\n{plan}"
