@@ -21,6 +21,13 @@ pub struct EdgeProcess {
     pub addrs: Vec<SocketAddr>,
 }
 
+impl EdgeProcess {
+    /// The edge process's id (for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for EdgeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -188,9 +195,50 @@ pub fn memory_summary() -> String {
     total
 }
 
-/// Requests per second `wrk` reaches sending PURGE to the edges (2 threads, 64 connections,
-/// 5 seconds), or `None` when wrk is not installed.
-pub async fn wrk_purge_rate(edges: &[SocketAddr], work: &Path) -> anyhow::Result<Option<f64>> {
+/// CPU time (user and system, all threads) process `pid` has used so far, from
+/// `/proc/<pid>/stat` (Linux; zero elsewhere).
+pub fn cpu_time(pid: u32) -> Duration {
+    // Fields 14 and 15 (utime, stime), counted after the parenthesised command name, in ticks of
+    // USER_HZ, which Linux fixes at 100 per second in its ABI.
+    const TICKS_PER_SEC: u64 = 100;
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<u64> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .map(|field| field.parse().unwrap_or(0))
+                .collect();
+            Some(fields.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
+}
+
+/// One `wrk` run against some of the edges.
+#[derive(Clone, Copy, Debug)]
+pub struct WrkRun {
+    /// Edges it spread its connections over (one wrk thread each).
+    pub edges: usize,
+    /// Connections, spread evenly over those edges.
+    pub connections: usize,
+    /// PURGE requests answered per second.
+    pub requests_per_sec: f64,
+    /// CPU time the edge process spent per request, in microseconds.
+    pub edge_cpu_us: f64,
+}
+
+/// Runs `wrk` for 5 seconds with one thread per edge on the first `edges` edges, sending PURGE
+/// over `connections` connections; `None` when wrk is not installed.
+pub async fn wrk_purge(
+    fleet: &EdgeProcess,
+    edges: usize,
+    connections: usize,
+    work: &Path,
+) -> anyhow::Result<Option<WrkRun>> {
     if Command::new("wrk")
         .arg("--version")
         .stdout(Stdio::null())
@@ -200,10 +248,10 @@ pub async fn wrk_purge_rate(edges: &[SocketAddr], work: &Path) -> anyhow::Result
     {
         return Ok(None);
     }
-    // Each wrk thread purges through its own edge (setup() gives threads different addresses).
-    let addrs: Vec<String> = edges
+    let edges = edges.clamp(1, fleet.addrs.len());
+    // wrk connects each thread to one address: setup() gives thread n the n-th edge.
+    let addrs: Vec<String> = fleet.addrs[..edges]
         .iter()
-        .take(2)
         .map(|a| format!("\"{}:{}\"", a.ip(), a.port()))
         .collect();
     let script = format!(
@@ -215,19 +263,38 @@ pub async fn wrk_purge_rate(edges: &[SocketAddr], work: &Path) -> anyhow::Result
     );
     let script_path = work.join("purge.lua");
     std::fs::write(&script_path, script)?;
-    let first = edges.first().context("an edge")?;
+    let first = fleet.addrs[0];
+    let edge_cpu_before = cpu_time(fleet.pid());
     let output = tokio::process::Command::new("wrk")
-        .args(["-t2", "-c64", "-d5s", "-s"])
+        .arg(format!("-t{edges}"))
+        .arg(format!("-c{}", connections.max(edges)))
+        .args(["-d5s", "-s"])
         .arg(&script_path)
         .arg(format!("http://{}:{}/", first.ip(), first.port()))
         .output()
         .await
         .context("running wrk")?;
+    let edge_cpu = cpu_time(fleet.pid()).saturating_sub(edge_cpu_before);
     let text = String::from_utf8_lossy(&output.stdout);
-    let rate = text
-        .lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok());
-    Ok(rate)
+    // "  709000 requests in 5.00s, 52.06MB read" and "Requests/sec: 141795.46".
+    let figure = |line_has: &str, word: usize| {
+        text.lines()
+            .find(|l| l.contains(line_has))
+            .and_then(|l| l.split_whitespace().nth(word))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let (Some(requests), Some(requests_per_sec)) =
+        (figure("requests in", 0), figure("Requests/sec:", 1))
+    else {
+        bail!(
+            "wrk printed no rate: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    Ok(Some(WrkRun {
+        edges,
+        connections: connections.max(edges),
+        requests_per_sec,
+        edge_cpu_us: edge_cpu.as_secs_f64() * 1e6 / requests.max(1.0),
+    }))
 }

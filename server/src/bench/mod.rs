@@ -73,8 +73,14 @@ pub struct BenchReport {
     pub seed: Option<Percentiles>,
     /// 2. Node purges per second end to end.
     pub bulk_node_purges_per_sec: Option<f64>,
-    /// 2. wrk's PURGE requests per second against the same fleet.
+    /// 2. CPU time of the Purger process per node purge, in microseconds.
+    pub bulk_purger_cpu_us: Option<f64>,
+    /// 2. CPU time of the simulated edges per node purge, in microseconds.
+    pub bulk_edge_cpu_us: Option<f64>,
+    /// 2. wrk's PURGE requests per second against the same fleet (one thread per edge).
     pub wrk_requests_per_sec: Option<f64>,
+    /// 2. wrk's PURGE requests per second concentrated on 2 edges with 64 connections.
+    pub wrk_two_edges_requests_per_sec: Option<f64>,
     /// 3. Targets accepted per second.
     pub ingest_targets_per_sec: Option<f64>,
     /// 3. Latency of a 500-target batch.
@@ -111,20 +117,38 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
 
     let bulk = scenarios::bulk(&args).await?;
     say(format!(
-        "2. bulk, {} URLs × {} edges = {} node purges: {:.0} node purges/s end to end; wrk PURGE against the same fleet: {}; ratio {}",
+        "2. bulk, {} URLs × {} edges = {} node purges: {:.0} node purges/s end to end; CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
         args.bulk_urls,
         args.bulk_edges,
         args.bulk_urls * args.bulk_edges,
         bulk.node_purges_per_sec,
-        bulk.wrk_per_sec.map(|r| format!("{r:.0} requests/s")).unwrap_or_else(|| "not measured (wrk missing)".into()),
-        bulk.wrk_per_sec.map(|r| format!("{:.0}%", bulk.node_purges_per_sec * 100.0 / r)).unwrap_or_else(|| "-".into()),
+        bulk.purger_cpu_us,
+        bulk.edge_cpu_us,
     ));
+    let wrk_line = |label: &str, run: Option<fleet::WrkRun>| {
+        match run {
+        Some(run) => format!(
+            "   wrk PURGE, {label} ({} edges, {} connections): {:.0} requests/s, edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it",
+            run.edges,
+            run.connections,
+            run.requests_per_sec,
+            run.edge_cpu_us,
+            bulk.node_purges_per_sec * 100.0 / run.requests_per_sec
+        ),
+        None => format!("   wrk PURGE, {label}: not measured (wrk is not installed)"),
+    }
+    };
+    say(wrk_line("the same fleet", bulk.wrk_fleet));
+    say(wrk_line("concentrated on 2 edges", bulk.wrk_two_edges));
     say(format!(
         "4. peak RSS of Purger during (2): {:.1} MiB",
         bulk.peak_rss_mib
     ));
     report.bulk_node_purges_per_sec = Some(bulk.node_purges_per_sec);
-    report.wrk_requests_per_sec = bulk.wrk_per_sec;
+    report.bulk_purger_cpu_us = Some(bulk.purger_cpu_us);
+    report.bulk_edge_cpu_us = Some(bulk.edge_cpu_us);
+    report.wrk_requests_per_sec = bulk.wrk_fleet.map(|run| run.requests_per_sec);
+    report.wrk_two_edges_requests_per_sec = bulk.wrk_two_edges.map(|run| run.requests_per_sec);
     report.bulk_peak_rss_mib = Some(bulk.peak_rss_mib);
     report.bulk_bytes_per_task = Some(bulk.bytes_per_task);
 

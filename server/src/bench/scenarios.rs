@@ -69,13 +69,22 @@ pub async fn seed(args: &BenchArgs) -> anyhow::Result<Percentiles> {
 pub struct Bulk {
     /// Node purges per second, submit to last task final.
     pub node_purges_per_sec: f64,
-    /// wrk's rate against the same fleet.
-    pub wrk_per_sec: Option<f64>,
+    /// CPU time of the Purger process (bench client included) per node purge, in microseconds.
+    pub purger_cpu_us: f64,
+    /// CPU time of the edge process per node purge, in microseconds.
+    pub edge_cpu_us: f64,
+    /// wrk against the same fleet: one thread per edge, the best of 2 and 4 connections per edge.
+    pub wrk_fleet: Option<fleet::WrkRun>,
+    /// wrk concentrated on 2 edges with 64 connections: the loopback ceiling of one target.
+    pub wrk_two_edges: Option<fleet::WrkRun>,
     /// Peak RSS during the fan-out.
     pub peak_rss_mib: f64,
     /// Database bytes per finished task.
     pub bytes_per_task: f64,
 }
+
+/// wrk runs one OS thread per edge it drives; beyond this many edges it drives only the first.
+const WRK_MAX_THREADS: usize = 1000;
 
 /// 2 and 4. `bulk_urls` URLs to `bulk_edges` edges through v1; then wrk against the same fleet.
 pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
@@ -91,6 +100,8 @@ pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
         .map(|i| format!("http://bulk.example.com/asset/{i}.js"))
         .collect();
     fleet::reset_peak_rss();
+    let purger_cpu_before = fleet::cpu_time(std::process::id());
+    let edge_cpu_before = fleet::cpu_time(edges.pid());
     let started = Instant::now();
     let answer: Value = http
         .post(format!("{base}/api/v1/purges"))
@@ -129,13 +140,34 @@ pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let node_purges = (args.bulk_urls * args.bulk_edges) as f64;
+    let per_purge_us = |cpu: Duration, before: Duration| {
+        cpu.saturating_sub(before).as_secs_f64() * 1e6 / node_purges
+    };
+    let purger_cpu_us = per_purge_us(fleet::cpu_time(std::process::id()), purger_cpu_before);
+    let edge_cpu_us = per_purge_us(fleet::cpu_time(edges.pid()), edge_cpu_before);
     let peak_rss_mib = fleet::peak_rss_mib();
     let bytes_per_task =
         (server.database_bytes().await.saturating_sub(before)) as f64 / args.bulk_urls as f64;
-    let wrk_per_sec = fleet::wrk_purge_rate(&edges.addrs, server.dir.path()).await?;
+    drop(server);
+    let work = tempfile::tempdir()?;
+    let mut wrk_fleet: Option<fleet::WrkRun> = None;
+    for per_edge in [2, 4] {
+        let edges_used = args.bulk_edges.min(WRK_MAX_THREADS);
+        let run = fleet::wrk_purge(&edges, edges_used, edges_used * per_edge, work.path()).await?;
+        if run.is_some_and(|run| {
+            wrk_fleet.is_none_or(|best| run.requests_per_sec > best.requests_per_sec)
+        }) {
+            wrk_fleet = run;
+        }
+    }
+    let wrk_two_edges = fleet::wrk_purge(&edges, 2, 64, work.path()).await?;
     Ok(Bulk {
-        node_purges_per_sec: (args.bulk_urls * args.bulk_edges) as f64 / elapsed,
-        wrk_per_sec,
+        node_purges_per_sec: node_purges / elapsed,
+        purger_cpu_us,
+        edge_cpu_us,
+        wrk_fleet,
+        wrk_two_edges,
         peak_rss_mib,
         bytes_per_task,
     })
