@@ -75,6 +75,17 @@ release_build() {
 step "release build (cargo leptos build --release)" release_build
 # Smoke runs of the long hardening commands (docs/reliability.md has the full runs' figures).
 step "load smoke (purger load, 50 clients, 10 s)" target/release/purger load --clients 50 --seconds 10 --min-accepted-per-sec 50
+# Every bench figure on a small fleet, wrk included: the command works; the figures are not judged.
+bench_smoke() {
+  local out
+  out=$(target/release/purger bench --seed-runs 10 --bulk-edges 50 --bulk-urls 20 \
+    --ingest-batches 2 --history-tasks 2000 --json) || return 1
+  printf '%s\n' "$out"
+  case "$out" in
+    *null*|'') echo "bench smoke: a figure is missing" >&2; return 1 ;;
+  esac
+}
+step "bench smoke (purger bench, 50 edges)" bench_smoke
 fuzz_smoke() { PURGER_FUZZ_PROFILE=dev scripts/fuzz.sh 20; }
 step "fuzz smoke (scripts/fuzz.sh, 20 s per target, dev build)" fuzz_smoke
 e2e() { (cd "$root/end2end" && npx playwright test); }

@@ -3,7 +3,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use reqwest::header::{HeaderName, HeaderValue, HOST};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use reqwest::Method;
 
 use super::protocol::{classify_status, EdgeRequest, StatusVerdict};
@@ -51,48 +51,18 @@ impl EdgeClient {
     }
 
     /// Sends `request` to `node` and classifies the answer.
-    pub async fn send(&self, node: &NodeTarget, request: &EdgeRequest) -> NodeOutcome {
+    pub async fn send(&self, node: &NodeTarget, request: &PreparedRequest) -> NodeOutcome {
         let url = match node.ip {
             std::net::IpAddr::V4(ip) => format!("http://{ip}:{}{}", node.port, request.path),
             std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{}{}", node.port, request.path),
         };
-        let method = match Method::from_bytes(request.method.as_bytes()) {
-            Ok(method) => method,
-            Err(_) => {
-                return failed(
-                    FailureReason::unsupported(),
-                    false,
-                    format!("invalid method {:?}", request.method),
-                )
-            }
-        };
-        let mut builder = self.http.request(method, &url);
-        match HeaderValue::from_str(&request.host) {
-            Ok(host) => builder = builder.header(HOST, host),
-            Err(_) => {
-                return failed(
-                    FailureReason::unsupported(),
-                    false,
-                    "invalid Host header".into(),
-                )
-            }
-        }
-        for (name, value) in &request.headers {
-            match (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                (Ok(name), Ok(value)) => builder = builder.header(name, value),
-                _ => {
-                    return failed(
-                        FailureReason::unsupported(),
-                        false,
-                        format!("invalid header {name}"),
-                    )
-                }
-            }
-        }
-        match builder.send().await {
+        let sent = self
+            .http
+            .request(request.method.clone(), url)
+            .headers(request.headers.clone())
+            .send()
+            .await;
+        match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
                 // Read the (small) body so the connection goes back to the pool.
@@ -105,6 +75,43 @@ impl EdgeClient {
             }
             Err(error) => classify_error(&error),
         }
+    }
+}
+
+/// An edge request in the HTTP client's own types, converted once per task and protocol and
+/// shared by every node it goes to.
+#[derive(Debug)]
+pub struct PreparedRequest {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+}
+
+impl PreparedRequest {
+    /// Converts `request`; the error says which part HTTP cannot carry.
+    pub fn new(request: &EdgeRequest) -> Result<Self, String> {
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("invalid method {:?}", request.method))?;
+        let mut headers = HeaderMap::with_capacity(request.headers.len() + 1);
+        let host =
+            HeaderValue::from_str(&request.host).map_err(|_| "invalid Host header".to_owned())?;
+        headers.insert(HOST, host);
+        for (name, value) in &request.headers {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                _ => return Err(format!("invalid header {name}")),
+            }
+        }
+        Ok(Self {
+            method,
+            path: request.path.clone(),
+            headers,
+        })
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::client::NodeOutcome;
-use super::protocol::{build_request, EdgeRequest};
+use super::client::{NodeOutcome, PreparedRequest};
+use super::protocol::build_request;
 use crate::fleet::NodeTarget;
 use crate::store::{ClaimedTask, TaskProgress};
 use crate::target::Target;
@@ -54,8 +54,8 @@ pub struct Run {
     pub task: TaskRecord,
     /// Its frozen node set.
     pub nodes: Arc<Vec<NodeTarget>>,
-    /// Per protocol preset position, the request to send (None: unsupported).
-    requests: Vec<Option<EdgeRequest>>,
+    /// Per protocol preset position, the request to send, or why none can be sent.
+    requests: Vec<Result<Arc<PreparedRequest>, String>>,
     /// Index of each node's request in `requests`.
     request_of_node: Vec<u16>,
     confirmed: NodeBitmap,
@@ -101,7 +101,11 @@ impl Run {
                     requests.push(
                         target
                             .as_ref()
-                            .and_then(|t| build_request(t, &node.protocol)),
+                            .and_then(|t| build_request(t, &node.protocol))
+                            .ok_or_else(|| {
+                                "the node's protocol cannot express this target".to_owned()
+                            })
+                            .and_then(|request| PreparedRequest::new(&request).map(Arc::new)),
                     );
                     protocols.len() - 1
                 }
@@ -134,24 +138,23 @@ impl Run {
             if settled.get(index) {
                 continue;
             }
-            if run.request_for(index as u32).is_some() {
-                run.pending.push_back(index as u32);
-            } else {
-                run.fail(
-                    index as u32,
-                    FailureReason::unsupported(),
-                    "the node's protocol cannot express this target".into(),
-                );
+            let position = run.request_of_node[index] as usize;
+            match &run.requests[position] {
+                Ok(_) => run.pending.push_back(index as u32),
+                Err(detail) => {
+                    let detail = detail.clone();
+                    run.fail(index as u32, FailureReason::unsupported(), detail);
+                }
             }
         }
         run.check_finished(now);
         run
     }
 
-    /// The request for node `index`, `None` when unsupported.
-    pub fn request_for(&self, index: u32) -> Option<&EdgeRequest> {
+    /// The request for node `index`, `None` when none can be sent.
+    pub fn request_for(&self, index: u32) -> Option<&Arc<PreparedRequest>> {
         let position = *self.request_of_node.get(index as usize)? as usize;
-        self.requests.get(position)?.as_ref()
+        self.requests.get(position)?.as_ref().ok()
     }
 
     /// Takes the next node to ask, skipping (for now) the nodes, by index, that are `busy`.
@@ -391,6 +394,31 @@ mod tests {
             progress.new_failures[0].reason,
             FailureReason::unsupported()
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_http_cannot_carry_fails_its_nodes_at_once() {
+        let bad_header = Protocol::Custom(crate::fleet::CustomTemplate {
+            method: "PURGE".into(),
+            path: "{path}".into(),
+            headers: [("X Bad Name".to_owned(), "1".to_owned())].into(),
+            supports_patterns: false,
+            success_statuses: Vec::new(),
+        });
+        let mut run = Run::new(
+            claimed(TargetKind::Url, "http://a.com/x.js", 2),
+            nodes(&[bad_header, Protocol::Varnish]),
+            Utc::now(),
+        );
+        assert_eq!(run.counts(), (0, 1));
+        assert!(run.request_for(0).is_none());
+        assert!(run.request_for(1).is_some());
+        assert_eq!(run.next_node(|_| false), Some(1));
+        assert_eq!(run.next_node(|_| false), None);
+        let failure = &run.take_progress().new_failures[0];
+        assert_eq!(failure.node_index, 0);
+        assert_eq!(failure.reason, FailureReason::unsupported());
+        assert_eq!(failure.detail, "invalid header X Bad Name");
     }
 
     #[tokio::test]

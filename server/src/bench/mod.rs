@@ -117,11 +117,13 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
 
     let bulk = scenarios::bulk(&args).await?;
     say(format!(
-        "2. bulk, {} URLs × {} edges = {} node purges: {:.0} node purges/s end to end; CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
+        "2. bulk, {} URLs × {} edges = {} node purges, {} rounds: {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
         args.bulk_urls,
         args.bulk_edges,
         args.bulk_urls * args.bulk_edges,
+        bulk.round_rates.len(),
         bulk.node_purges_per_sec,
+        bulk.round_rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
         bulk.purger_cpu_us,
         bulk.edge_cpu_us,
     ));
