@@ -77,8 +77,10 @@ pub struct BenchReport {
     pub bulk_purger_cpu_us: Option<f64>,
     /// 2. CPU time of the simulated edges per node purge, in microseconds.
     pub bulk_edge_cpu_us: Option<f64>,
-    /// 2. wrk's PURGE requests per second against the same fleet (one thread per edge).
+    /// 2. wrk's PURGE requests per second against the same fleet (one thread per edge), median.
     pub wrk_requests_per_sec: Option<f64>,
+    /// 2. Median over the rounds of Purger's rate divided by wrk's on the same fleet.
+    pub bulk_ratio_to_wrk: Option<f64>,
     /// 2. wrk's PURGE requests per second concentrated on 2 edges with 64 connections.
     pub wrk_two_edges_requests_per_sec: Option<f64>,
     /// 3. Targets accepted per second.
@@ -117,7 +119,7 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
 
     let bulk = scenarios::bulk(&args).await?;
     say(format!(
-        "2. bulk, {} URLs × {} edges = {} node purges, {} rounds: {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
+        "2. bulk, {} URLs × {} edges = {} node purges per round, {} rounds: {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
         args.bulk_urls,
         args.bulk_edges,
         args.bulk_urls * args.bulk_edges,
@@ -127,21 +129,32 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
         bulk.purger_cpu_us,
         bulk.edge_cpu_us,
     ));
-    let wrk_line = |label: &str, run: Option<fleet::WrkRun>| {
-        match run {
-        Some(run) => format!(
-            "   wrk PURGE, {label} ({} edges, {} connections): {:.0} requests/s, edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it",
-            run.edges,
+    let join = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
+    match (bulk.fleet_ratio, bulk.wrk_fleet.first()) {
+        (Some(ratio), Some(first)) => {
+            let rates: Vec<f64> = bulk.wrk_fleet.iter().map(|r| r.requests_per_sec).collect();
+            say(format!(
+                "   wrk PURGE against the same fleet right after each round ({} edges, one thread each, better of 2 and 4 connections per edge): {:.0} requests/s (median; rounds {}), edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it (median of the rounds' ratios {})",
+                first.edges,
+                scenarios::median(&rates).unwrap_or(0.0),
+                join(&mut rates.iter().map(|r| format!("{r:.0}"))),
+                bulk.wrk_fleet.iter().map(|r| r.edge_cpu_us).sum::<f64>() / bulk.wrk_fleet.len() as f64,
+                ratio * 100.0,
+                join(&mut bulk.round_rates.iter().zip(&rates).map(|(p, w)| format!("{:.0}%", p * 100.0 / w))),
+            ));
+        }
+        _ => say("   wrk PURGE against the same fleet: not measured (wrk is not installed)".into()),
+    }
+    match bulk.wrk_two_edges {
+        Some(run) => say(format!(
+            "   wrk PURGE concentrated on 2 edges ({} connections): {:.0} requests/s, edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it",
             run.connections,
             run.requests_per_sec,
             run.edge_cpu_us,
             bulk.node_purges_per_sec * 100.0 / run.requests_per_sec
-        ),
-        None => format!("   wrk PURGE, {label}: not measured (wrk is not installed)"),
+        )),
+        None => say("   wrk PURGE concentrated on 2 edges: not measured (wrk is not installed)".into()),
     }
-    };
-    say(wrk_line("the same fleet", bulk.wrk_fleet));
-    say(wrk_line("concentrated on 2 edges", bulk.wrk_two_edges));
     say(format!(
         "4. peak RSS of Purger during (2): {:.1} MiB",
         bulk.peak_rss_mib
@@ -149,7 +162,14 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
     report.bulk_node_purges_per_sec = Some(bulk.node_purges_per_sec);
     report.bulk_purger_cpu_us = Some(bulk.purger_cpu_us);
     report.bulk_edge_cpu_us = Some(bulk.edge_cpu_us);
-    report.wrk_requests_per_sec = bulk.wrk_fleet.map(|run| run.requests_per_sec);
+    report.wrk_requests_per_sec = scenarios::median(
+        &bulk
+            .wrk_fleet
+            .iter()
+            .map(|run| run.requests_per_sec)
+            .collect::<Vec<_>>(),
+    );
+    report.bulk_ratio_to_wrk = bulk.fleet_ratio;
     report.wrk_two_edges_requests_per_sec = bulk.wrk_two_edges.map(|run| run.requests_per_sec);
     report.bulk_peak_rss_mib = Some(bulk.peak_rss_mib);
     report.bulk_bytes_per_task = Some(bulk.bytes_per_task);

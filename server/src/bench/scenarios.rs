@@ -69,14 +69,17 @@ pub async fn seed(args: &BenchArgs) -> anyhow::Result<Percentiles> {
 pub struct Bulk {
     /// Node purges per second, submit to last task final: the median round.
     pub node_purges_per_sec: f64,
-    /// Each round's node purges per second, slowest first.
+    /// Each round's node purges per second, in order.
     pub round_rates: Vec<f64>,
     /// CPU time of the Purger process (bench client included) per node purge, in microseconds.
     pub purger_cpu_us: f64,
     /// CPU time of the edge process per node purge, in microseconds.
     pub edge_cpu_us: f64,
-    /// wrk against the same fleet: one thread per edge, the best of 2 and 4 connections per edge.
-    pub wrk_fleet: Option<fleet::WrkRun>,
+    /// wrk against the same fleet right after each round: one thread per edge, the better of 2
+    /// and 4 connections per edge. Empty without wrk.
+    pub wrk_fleet: Vec<fleet::WrkRun>,
+    /// Median over the rounds of Purger's rate divided by wrk's right after it.
+    pub fleet_ratio: Option<f64>,
     /// wrk concentrated on 2 edges with 64 connections: the loopback ceiling of one target.
     pub wrk_two_edges: Option<fleet::WrkRun>,
     /// Peak RSS during the fan-out.
@@ -85,14 +88,15 @@ pub struct Bulk {
     pub bytes_per_task: f64,
 }
 
-/// Rounds of the bulk scenario (a batch each, one after another); its rate is their median.
+/// Rounds of the bulk scenario; its rate is their median. The machine's speed drifts by ±20 %
+/// within minutes here, so each round is compared with a wrk run right after it.
 const BULK_ROUNDS: usize = 3;
 
 /// wrk runs one OS thread per edge it drives; beyond this many edges it drives only the first.
 const WRK_MAX_THREADS: usize = 1000;
 
-/// 2 and 4. `bulk_urls` URLs to `bulk_edges` edges through v1, in rounds; then wrk against the
-/// same fleet and against 2 of its edges.
+/// 2 and 4. `bulk_urls` URLs to `bulk_edges` edges through v1, in rounds, each followed by wrk
+/// against the same fleet; then wrk against 2 of its edges.
 pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
     let edges = start_edges(args.bulk_edges, args.edge_port + 400).await?;
     let server = start_server(true, |_| {}).await?;
@@ -101,52 +105,74 @@ pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
         .await?;
     let http = client()?;
     let base = format!("http://{}", server.addr);
+    let work = tempfile::tempdir()?;
     let before = server.database_bytes().await;
     let node_purges = (args.bulk_urls * args.bulk_edges) as f64;
-    fleet::reset_peak_rss();
-    let purger_cpu_before = fleet::cpu_time(std::process::id());
-    let edge_cpu_before = fleet::cpu_time(edges.pid());
+    let (mut purger_cpu, mut edge_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut round_rates = Vec::with_capacity(BULK_ROUNDS);
+    let mut wrk_fleet = Vec::with_capacity(BULK_ROUNDS);
+    fleet::reset_peak_rss();
     for round in 0..BULK_ROUNDS {
         let urls: Vec<String> = (0..args.bulk_urls)
             .map(|i| format!("http://bulk.example.com/{round}/asset/{i}.js"))
             .collect();
+        let (purger_before, edge_before) = (
+            fleet::cpu_time(std::process::id()),
+            fleet::cpu_time(edges.pid()),
+        );
         let elapsed = bulk_round(&http, &base, &key, &urls).await?;
+        purger_cpu += fleet::cpu_time(std::process::id()).saturating_sub(purger_before);
+        edge_cpu += fleet::cpu_time(edges.pid()).saturating_sub(edge_before);
         round_rates.push(node_purges / elapsed.as_secs_f64());
+        wrk_fleet.extend(wrk_whole_fleet(&edges, work.path()).await?);
     }
-    let all_purges = node_purges * BULK_ROUNDS as f64;
-    let per_purge_us = |cpu: Duration, before: Duration| {
-        cpu.saturating_sub(before).as_secs_f64() * 1e6 / all_purges
-    };
-    let purger_cpu_us = per_purge_us(fleet::cpu_time(std::process::id()), purger_cpu_before);
-    let edge_cpu_us = per_purge_us(fleet::cpu_time(edges.pid()), edge_cpu_before);
     let peak_rss_mib = fleet::peak_rss_mib();
     let bytes_per_task = (server.database_bytes().await.saturating_sub(before)) as f64
         / (args.bulk_urls * BULK_ROUNDS) as f64;
     drop(server);
-    let work = tempfile::tempdir()?;
-    let mut wrk_fleet: Option<fleet::WrkRun> = None;
-    for per_edge in [2, 4] {
-        let edges_used = args.bulk_edges.min(WRK_MAX_THREADS);
-        let run = fleet::wrk_purge(&edges, edges_used, edges_used * per_edge, work.path()).await?;
-        if run.is_some_and(|run| {
-            wrk_fleet.is_none_or(|best| run.requests_per_sec > best.requests_per_sec)
-        }) {
-            wrk_fleet = run;
-        }
-    }
     let wrk_two_edges = fleet::wrk_purge(&edges, 2, 64, work.path()).await?;
-    round_rates.sort_by(f64::total_cmp);
+    let all_purges = node_purges * BULK_ROUNDS as f64;
+    let ratios: Vec<f64> = round_rates
+        .iter()
+        .zip(&wrk_fleet)
+        .map(|(rate, wrk)| rate / wrk.requests_per_sec)
+        .collect();
     Ok(Bulk {
-        node_purges_per_sec: round_rates[BULK_ROUNDS / 2],
+        node_purges_per_sec: median(&round_rates).unwrap_or(0.0),
+        fleet_ratio: median(&ratios),
         round_rates,
-        purger_cpu_us,
-        edge_cpu_us,
+        purger_cpu_us: purger_cpu.as_secs_f64() * 1e6 / all_purges,
+        edge_cpu_us: edge_cpu.as_secs_f64() * 1e6 / all_purges,
         wrk_fleet,
         wrk_two_edges,
         peak_rss_mib,
         bytes_per_task,
     })
+}
+
+/// wrk against every edge (up to [`WRK_MAX_THREADS`]): the better of 2 and 4 connections per edge.
+async fn wrk_whole_fleet(
+    edges: &fleet::EdgeProcess,
+    work: &std::path::Path,
+) -> anyhow::Result<Option<fleet::WrkRun>> {
+    let used = edges.addrs.len().min(WRK_MAX_THREADS);
+    let mut best: Option<fleet::WrkRun> = None;
+    for per_edge in [2, 4] {
+        let run = fleet::wrk_purge(edges, used, used * per_edge, work).await?;
+        if let Some(run) = run {
+            if best.is_none_or(|best| run.requests_per_sec > best.requests_per_sec) {
+                best = Some(run);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// The middle value (the upper one of an even count), `None` for no values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
 }
 
 /// Submits `urls` as one batch through v1 and polls it until every task is final; the time
