@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 /// How a group's nodes are asked to purge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "lowercase")]
 pub enum Protocol {
     /// Varnish: `PURGE` for URLs, `BAN` with `X-Ban-Regex` for prefixes and regexes.
@@ -26,7 +26,7 @@ pub enum Protocol {
 }
 
 /// A custom purge request: `{path}`, `{pattern}` and `{host}` are substituted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustomTemplate {
     /// HTTP method, such as `PURGE` or `POST`.
     pub method: String,
@@ -114,6 +114,15 @@ pub struct NodeTarget {
     pub port: u16,
     /// Protocol of its group.
     pub protocol: Protocol,
+}
+
+/// The nodes with each cache once: a node whose address, port and protocol an earlier node
+/// already has (the same cache listed in two groups of a domain) is left out, so that one
+/// purge asks it once.
+pub fn distinct_caches(mut nodes: Vec<NodeTarget>) -> Vec<NodeTarget> {
+    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
+    nodes.retain(|node| seen.insert((node.ip, node.port, node.protocol.clone())));
+    nodes
 }
 
 impl NodeTarget {

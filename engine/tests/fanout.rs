@@ -13,6 +13,7 @@ use engine::fleet::Protocol;
 use engine::submit::{Source, Submission};
 use engine::target::TargetKind;
 use engine::tasks::TaskStatus;
+use engine::users::Role;
 use engine::Actor;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -24,6 +25,50 @@ const FAST: EdgeBehaviour = EdgeBehaviour {
     status: 200,
     delay: Duration::from_millis(5),
 };
+
+on_both_stores! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backend) {
+    let t = engine_with(backend, |_| {}).await;
+    let shared = start_sim_edge(FAST).await;
+    let other = start_sim_edge(FAST).await;
+    let actor = Actor::cli();
+    let user = t
+        .engine
+        .create_user(&actor, "twice", Role::Developer, None)
+        .await
+        .expect("user");
+    t.group_with_nodes("east", Protocol::Varnish, &[shared.addr, other.addr])
+        .await;
+    t.group_with_nodes("west", Protocol::Varnish, &[shared.addr])
+        .await;
+    t.engine
+        .add_domain(
+            &actor,
+            "twice.example.com",
+            &["twice".to_owned()],
+            &["east".to_owned(), "west".to_owned()],
+        )
+        .await
+        .expect("domain");
+    let workers = t.engine.start_workers();
+    let batch = submit(
+        &t.engine,
+        &user,
+        TargetKind::Url,
+        &["http://twice.example.com/a.css"],
+    )
+    .await;
+    let task = batch.accepted().next().expect("accepted").clone();
+    let report = finished_report(&t.engine, &task).await;
+    assert_eq!(
+        (report.task.status, report.task.total, report.task.success),
+        (TaskStatus::Success, 2, 2)
+    );
+    assert_eq!((shared.count(), other.count()), (1, 1));
+    workers.shutdown().await;
+}
+}
 
 on_both_stores! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

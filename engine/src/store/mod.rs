@@ -197,7 +197,7 @@ pub trait Store: Send + Sync + 'static {
         node: NodeId,
         enabled: bool,
     ) -> Result<Option<EdgeNode>, StoreError>;
-    /// The enabled nodes of every group serving a domain, in a stable order.
+    /// The enabled nodes of every group serving a domain, each cache once, in a stable order.
     async fn nodes_for_domain(&self, domain_id: i64) -> Result<Vec<NodeTarget>, StoreError>;
     /// A frozen node set by id.
     async fn node_set(&self, id: i64) -> Result<Option<NodeSet>, StoreError>;

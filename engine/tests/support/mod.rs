@@ -129,6 +129,25 @@ impl TestEngine {
         self.url.clone()
     }
 
+    /// Creates group `name` speaking `protocol` (or updates it) and adds `nodes` to it.
+    pub async fn group_with_nodes(&self, name: &str, protocol: Protocol, nodes: &[SocketAddr]) {
+        let actor = Actor::cli();
+        self.engine
+            .upsert_group(&actor, name, protocol)
+            .await
+            .expect("group");
+        let csv: String = nodes
+            .iter()
+            .map(|addr| format!("{},{}\n", addr.ip(), addr.port()))
+            .collect();
+        let import = self
+            .engine
+            .import_nodes(&actor, name, &csv)
+            .await
+            .expect("nodes");
+        assert!(import.refused.is_empty(), "{:?}", import.refused);
+    }
+
     /// A developer who may purge `host`, served by a group of `nodes` with `protocol`.
     pub async fn developer_with_fleet(
         &self,
@@ -147,20 +166,7 @@ impl TestEngine {
                 .expect("user"),
         };
         let group = format!("{host}-{}", protocol.name());
-        self.engine
-            .upsert_group(&actor, &group, protocol)
-            .await
-            .expect("group");
-        let csv: String = nodes
-            .iter()
-            .map(|addr| format!("{},{}\n", addr.ip(), addr.port()))
-            .collect();
-        let import = self
-            .engine
-            .import_nodes(&actor, &group, &csv)
-            .await
-            .expect("nodes");
-        assert!(import.refused.is_empty(), "{:?}", import.refused);
+        self.group_with_nodes(&group, protocol, nodes).await;
         self.engine
             .add_domain(&actor, host, &[name.to_owned()], &[group])
             .await

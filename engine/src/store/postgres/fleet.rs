@@ -211,7 +211,8 @@ where
     .await?
     .iter()
     .map(rows::node_target)
-    .collect()
+    .collect::<Result<_, _>>()
+    .map(crate::fleet::distinct_caches)
 }
 
 pub(super) async fn node_set(pool: &PgPool, id: i64) -> Result<Option<NodeSet>, StoreError> {

@@ -216,7 +216,11 @@ where
     .bind(domain_id)
     .fetch_all(executor)
     .await?;
-    rows.iter().map(rows::node_target).collect()
+    let nodes = rows
+        .iter()
+        .map(rows::node_target)
+        .collect::<Result<_, _>>()?;
+    Ok(crate::fleet::distinct_caches(nodes))
 }
 
 pub(super) async fn node_set(pool: &SqlitePool, id: i64) -> Result<Option<NodeSet>, StoreError> {
