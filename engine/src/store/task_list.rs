@@ -17,6 +17,25 @@ pub(super) enum Value {
     Text(String),
 }
 
+/// `query` with `values` bound to its placeholders, in order.
+pub(super) fn bind_values<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    values: Vec<Value>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for value in values {
+        query = match value {
+            Value::Int(value) => query.bind(value),
+            Value::Text(value) => query.bind(value),
+        };
+    }
+    query
+}
+
 /// ` AND …` conditions, and the values of their placeholders in order.
 #[derive(Debug)]
 pub(super) struct Conditions {

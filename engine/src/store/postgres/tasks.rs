@@ -5,7 +5,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::ids::{BatchId, TaskId};
 use crate::store::rows::{self, TASK_COLUMNS};
-use crate::store::task_list::{contains_pattern, page_size, Conditions, Value};
+use crate::store::task_list::{bind_values, contains_pattern, page_size, Conditions, Value};
 use crate::store::{BatchRecord, StoreError, TaskFilter};
 use crate::tasks::{NodeBitmap, TaskRecord};
 use crate::time::{from_millis, to_millis};
@@ -106,14 +106,7 @@ pub(super) async fn list(
         conditions.sql,
         page_size(filter)
     );
-    let mut query = sqlx::query(&sql);
-    for value in conditions.values {
-        query = match value {
-            Value::Int(value) => query.bind(value),
-            Value::Text(value) => query.bind(value),
-        };
-    }
-    query
+    bind_values(sqlx::query(&sql), conditions.values)
         .fetch_all(pool)
         .await?
         .iter()

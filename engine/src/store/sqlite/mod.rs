@@ -472,24 +472,20 @@ impl Store for SqliteStore {
 /// with every migration, one step per line: tests pin which indexes a statement uses with it.
 #[cfg(test)]
 async fn query_plan(sql: &str, values: Vec<super::task_list::Value>) -> String {
-    use super::task_list::Value;
+    use sqlx::Row;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("plan.db"))
         .await
         .expect("open");
     store.migrate().await.expect("migrate");
     let explain = format!("EXPLAIN QUERY PLAN {sql}");
-    let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-    for value in values {
-        query = match value {
-            Value::Int(value) => query.bind(value),
-            Value::Text(value) => query.bind(value),
-        };
-    }
-    let steps = query.fetch_all(&store.reader).await.expect("explain");
+    let steps = super::task_list::bind_values(sqlx::query(&explain), values)
+        .fetch_all(&store.reader)
+        .await
+        .expect("explain");
     steps
-        .into_iter()
-        .map(|(_, _, _, step)| step)
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -5,7 +5,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::ids::{BatchId, TaskId};
 use crate::store::rows::{self, TASK_COLUMNS};
-use crate::store::task_list::{contains_pattern, page_size, Conditions, Value};
+use crate::store::task_list::{bind_values, contains_pattern, page_size, Conditions, Value};
 use crate::store::{BatchRecord, StoreError, TaskFilter};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord};
 use crate::time::{from_millis, to_millis};
@@ -108,14 +108,7 @@ pub(super) async fn list(
     filter: &TaskFilter,
 ) -> Result<Vec<TaskRecord>, StoreError> {
     let (sql, values) = list_statement(filter);
-    let mut query = sqlx::query(&sql);
-    for value in values {
-        query = match value {
-            Value::Int(value) => query.bind(value),
-            Value::Text(value) => query.bind(value),
-        };
-    }
-    query
+    bind_values(sqlx::query(&sql), values)
         .fetch_all(pool)
         .await?
         .iter()
