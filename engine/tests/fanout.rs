@@ -52,15 +52,9 @@ async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backen
         .await
         .expect("domain");
     let workers = t.engine.start_workers();
-    let batch = submit(
-        &t.engine,
-        &user,
-        TargetKind::Url,
-        &["http://twice.example.com/a.css"],
-    )
-    .await;
-    let task = batch.accepted().next().expect("accepted").clone();
-    let report = finished_report(&t.engine, &task).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Url, "http://twice.example.com/a.css")
+        .await;
     assert_eq!(
         (report.task.status, report.task.total, report.task.success),
         (TaskStatus::Success, 2, 2)
@@ -519,14 +513,7 @@ async fn node_health_follows_recent_results(backend: Backend) {
         )
         .await;
     let workers = t.engine.start_workers();
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Url,
-        &["http://www.example.com/h"],
-    )
-    .await;
-    finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    t.purge_and_wait(&user, TargetKind::Url, "http://www.example.com/h").await;
     workers.shutdown().await;
     let groups = t.engine.list_groups().await.expect("groups");
     let node_of = |addr: SocketAddr| {

@@ -82,14 +82,9 @@ async fn every_kind_of_failure_gets_its_reason_and_healthy_nodes_are_unaffected(
         .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &nodes)
         .await;
     let workers = t.engine.start_workers();
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Url,
-        &["http://www.example.com/fault.png"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Url, "http://www.example.com/fault.png")
+        .await;
     workers.shutdown().await;
 
     assert_eq!(report.task.status, TaskStatus::Failed);
@@ -141,14 +136,13 @@ async fn the_task_deadline_ends_retries_that_would_go_on_longer() {
         )
         .await;
     let workers = t.engine.start_workers();
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Url,
-        &["http://www.example.com/deadline.png"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(
+            &user,
+            TargetKind::Url,
+            "http://www.example.com/deadline.png",
+        )
+        .await;
     workers.shutdown().await;
     let task = &report.task;
     assert_eq!(

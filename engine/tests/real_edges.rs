@@ -80,23 +80,17 @@ async fn varnish_regex_and_prefix_bans_evict_exactly_what_matches() {
     let img = cache(varnish.port, "/img/x.png").await;
     let elsewhere = cache(varnish.port, "/other/img/x.png").await;
 
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Regex,
-        &["http://www.example.com/test/.*\\.txt"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(
+            &user,
+            TargetKind::Regex,
+            "http://www.example.com/test/.*\\.txt",
+        )
+        .await;
     assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Prefix,
-        &["http://www.example.com/img/"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Prefix, "http://www.example.com/img/")
+        .await;
     assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
 
     let (status, body) = fetch(varnish.port, HOST, "/test/a.txt").await;
@@ -161,14 +155,9 @@ async fn nginx_exact_url_purge_evicts_the_object_and_404_counts_as_success() {
     assert_ne!(after, before);
 
     // Regexes cannot be expressed with ngx_cache_purge 2.3: the node fails as `unsupported`.
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Regex,
-        &["http://www.example.com/n/.*"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Regex, "http://www.example.com/n/.*")
+        .await;
     assert_eq!(report.task.status, TaskStatus::Failed);
     assert_eq!(
         report.failed_status.keys().collect::<Vec<_>>(),
@@ -191,14 +180,9 @@ async fn refused_and_silent_nodes_fail_with_their_reasons_while_healthy_ones_con
     let workers = t.engine.start_workers();
 
     let before = cache(varnish.port, "/f.png").await;
-    let outcome = submit(
-        &t.engine,
-        &user,
-        TargetKind::Url,
-        &["http://www.example.com/f.png"],
-    )
-    .await;
-    let report = finished_report(&t.engine, outcome.accepted().next().expect("accepted")).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Url, "http://www.example.com/f.png")
+        .await;
     assert_eq!(report.task.status, TaskStatus::Failed);
     assert_eq!(
         (report.task.total, report.task.success, report.task.failed),

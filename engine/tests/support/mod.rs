@@ -129,6 +129,18 @@ impl TestEngine {
         self.url.clone()
     }
 
+    /// Submits one `target` as `user` and waits for its task's report (the workers must run).
+    pub async fn purge_and_wait(
+        &self,
+        user: &User,
+        kind: engine::target::TargetKind,
+        target: &str,
+    ) -> engine::report::TaskReport {
+        let outcome = submit(&self.engine, user, kind, &[target]).await;
+        let task = outcome.accepted().next().expect("accepted").clone();
+        finished_report(&self.engine, &task).await
+    }
+
     /// Creates group `name` speaking `protocol` (or updates it) and adds `nodes` to it.
     pub async fn group_with_nodes(&self, name: &str, protocol: Protocol, nodes: &[SocketAddr]) {
         let actor = Actor::cli();
