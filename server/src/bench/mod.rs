@@ -118,6 +118,7 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
     report.seed = Some(seed);
 
     let bulk = scenarios::bulk(&args).await?;
+    let join = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
     say(format!(
         "2. bulk, {} URLs × {} edges = {} node purges per round, {} rounds: {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
         args.bulk_urls,
@@ -125,11 +126,10 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
         args.bulk_urls * args.bulk_edges,
         bulk.round_rates.len(),
         bulk.node_purges_per_sec,
-        bulk.round_rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+        join(&mut bulk.round_rates.iter().map(|r| format!("{r:.0}"))),
         bulk.purger_cpu_us,
         bulk.edge_cpu_us,
     ));
-    let join = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
     match (bulk.fleet_ratio, bulk.wrk_fleet.first()) {
         (Some(ratio), Some(first)) => {
             let rates: Vec<f64> = bulk.wrk_fleet.iter().map(|r| r.requests_per_sec).collect();
