@@ -116,15 +116,6 @@ pub struct NodeTarget {
     pub protocol: Protocol,
 }
 
-/// The nodes with each cache once: a node whose address, port and protocol an earlier node
-/// already has (the same cache listed in two groups of a domain) is left out, so that one
-/// purge asks it once.
-pub fn distinct_caches(mut nodes: Vec<NodeTarget>) -> Vec<NodeTarget> {
-    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
-    nodes.retain(|node| seen.insert((node.ip, node.port, node.protocol.clone())));
-    nodes
-}
-
 impl NodeTarget {
     /// The node as the seed APIs print it: `ip`, or `ip:port` when the port is not 80.
     pub fn display_ip(&self) -> String {
@@ -134,6 +125,15 @@ impl NodeTarget {
             (port, ip) => format!("{ip}:{port}"),
         }
     }
+}
+
+/// The nodes with each cache once: a node whose address, port and protocol an earlier node
+/// already has (the same cache listed in two groups of a domain) is left out, so that one
+/// purge asks it once.
+pub fn distinct_caches(mut nodes: Vec<NodeTarget>) -> Vec<NodeTarget> {
+    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
+    nodes.retain(|node| seen.insert((node.ip, node.port, node.protocol.clone())));
+    nodes
 }
 
 /// A line of a node import: `ip,port[,enabled]`.

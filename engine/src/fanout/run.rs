@@ -38,6 +38,9 @@ impl RetryPolicy {
     }
 }
 
+/// Why a node gets no request: its protocol preset has no form for the task's kind of target.
+pub const CANNOT_EXPRESS: &str = "the node's protocol cannot express this target";
+
 /// What happened to a node's answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recorded {
@@ -102,9 +105,7 @@ impl Run {
                         target
                             .as_ref()
                             .and_then(|t| build_request(t, &node.protocol))
-                            .ok_or_else(|| {
-                                "the node's protocol cannot express this target".to_owned()
-                            })
+                            .ok_or_else(|| CANNOT_EXPRESS.to_owned())
                             .and_then(|request| PreparedRequest::new(&request).map(Arc::new)),
                     );
                     protocols.len() - 1

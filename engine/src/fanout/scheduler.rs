@@ -266,7 +266,7 @@ impl Scheduler {
                 None => NodeOutcome::Failed {
                     reason: crate::tasks::FailureReason::unsupported(),
                     retryable: false,
-                    detail: "the node's protocol cannot express this target".into(),
+                    detail: super::run::CANNOT_EXPRESS.into(),
                 },
             };
             Completion {

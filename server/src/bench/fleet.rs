@@ -201,18 +201,18 @@ pub fn cpu_time(pid: u32) -> Duration {
     // Fields 14 and 15 (utime, stime), counted after the parenthesised command name, in ticks of
     // USER_HZ, which Linux fixes at 100 per second in its ABI.
     const TICKS_PER_SEC: u64 = 100;
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    let ticks: u64 = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
-            let fields: Vec<u64> = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .map(|field| field.parse().unwrap_or(0))
-                .collect();
-            Some(fields.iter().sum::<u64>())
+            let (_, fields) = stat.rsplit_once(')')?;
+            Some(
+                fields
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .map(|field| field.parse::<u64>().unwrap_or(0))
+                    .sum(),
+            )
         })
         .unwrap_or(0);
     Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
@@ -249,6 +249,7 @@ pub async fn wrk_purge(
         return Ok(None);
     }
     let edges = edges.clamp(1, fleet.addrs.len());
+    let connections = connections.max(edges);
     // wrk connects each thread to one address: setup() gives thread n the n-th edge.
     let addrs: Vec<String> = fleet.addrs[..edges]
         .iter()
@@ -267,7 +268,7 @@ pub async fn wrk_purge(
     let edge_cpu_before = cpu_time(fleet.pid());
     let output = tokio::process::Command::new("wrk")
         .arg(format!("-t{edges}"))
-        .arg(format!("-c{}", connections.max(edges)))
+        .arg(format!("-c{connections}"))
         .args(["-d5s", "-s"])
         .arg(&script_path)
         .arg(format!("http://{}:{}/", first.ip(), first.port()))
@@ -293,7 +294,7 @@ pub async fn wrk_purge(
     };
     Ok(Some(WrkRun {
         edges,
-        connections: connections.max(edges),
+        connections,
         requests_per_sec,
         edge_cpu_us: edge_cpu.as_secs_f64() * 1e6 / requests.max(1.0),
     }))
