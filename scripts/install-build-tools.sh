@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the build tools Purger needs, without downloading anything outside the package
-# registries: the wasm32 target, cargo-leptos (built with `no_downloads`), wasm-bindgen-cli at
-# the exact version of Cargo.lock, and wasm-opt from npm's `binaryen`. Idempotent and quick when
-# everything is already there.
+# Installs the build tools scripts/build.sh needs, without downloading anything outside the
+# package registries: the wasm32 target, wasm-bindgen-cli at the exact version of Cargo.lock, and
+# wasm-opt from npm's `binaryen`. Idempotent and quick when everything is already there.
+# (cargo-leptos is not needed; install it yourself for `cargo leptos watch`.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +10,6 @@ tools_dir=${PURGER_TOOLS_DIR:-$HOME/.local/share/purger-tools}
 cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 export PATH="$cargo_bin:$tools_dir/node_modules/.bin:$PATH"
 
-CARGO_LEPTOS_VERSION=0.3.11
 BINARYEN_VERSION=123.0.0
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/, "", $0); print; exit}' "$here/Cargo.lock")
 
@@ -68,12 +67,6 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || {
   rustup target add wasm32-unknown-unknown
 }
 
-apt_install pkg-config libssl-dev curl ca-certificates
-
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  install_from_source cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
-fi
-
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
   install_from_source wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
 fi
@@ -85,4 +78,4 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   (cd "$tools_dir" && npm install --silent --no-audit --no-fund "binaryen@$BINARYEN_VERSION")
 fi
 
-log "build tools ready: $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version)"
+log "build tools ready: $(wasm-bindgen --version), $(wasm-opt --version)"

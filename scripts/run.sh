@@ -5,11 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-build-tools.sh
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:${PURGER_TOOLS_DIR:-$HOME/.local/share/purger-tools}/node_modules/.bin:$PATH"
-# Everything below expects the build in ./target (cargo-leptos output, target/release/purger).
-export CARGO_TARGET_DIR="$(pwd)/target"
-
-printf '\033[1;34m==>\033[0m %s\n' "cargo leptos build --release" >&2
-cargo leptos build --release
+# Everything below expects the build in ./target (target/release/purger and target/site).
+CARGO_TARGET_DIR="$(pwd)/target" scripts/build.sh
 exec target/release/purger serve --demo "$@"
