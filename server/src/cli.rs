@@ -15,9 +15,10 @@ use engine::{Actor, Engine};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::edge_sim::{self, EdgeSimConfig};
 use crate::startup::Application;
-use crate::{demo, telemetry};
+use crate::telemetry;
+use crate::tools::demo;
+use crate::tools::edge_sim::{self, EdgeSimConfig};
 
 /// Purger: a self-hosted CDN cache-purge control plane.
 #[derive(Debug, Parser)]
@@ -59,9 +60,9 @@ pub enum Command {
     /// Serve a simulated edge fleet on loopback until interrupted.
     EdgeSim(EdgeSimConfig),
     /// Measure fan-out latency and throughput, ingest, memory and history on this machine.
-    Bench(crate::bench::BenchArgs),
+    Bench(crate::tools::bench::BenchArgs),
     /// Load-test the APIs with many concurrent clients while fan-outs run; fails when a check fails.
-    Load(crate::load::LoadArgs),
+    Load(crate::tools::load::LoadArgs),
 }
 
 /// Options of `purger serve`.
@@ -221,11 +222,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Load(args) => {
-            crate::load::run(args, cli.json).await?;
+            crate::tools::load::run(args, cli.json).await?;
             Ok(())
         }
         Command::Bench(args) => {
-            crate::bench::run(args, cli.json).await?;
+            crate::tools::bench::run(args, cli.json).await?;
             Ok(())
         }
         command => {

@@ -1,14 +1,11 @@
 //! Purger's server: configuration, telemetry, the HTTP routes and the operator CLI.
 
-pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod demo;
-pub mod edge_sim;
-pub mod load;
 pub mod middleware;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tools;

@@ -10,8 +10,8 @@ use engine::fleet::Protocol;
 use engine::users::{Role, User};
 use engine::{Actor, Engine};
 use server::config::Config;
-use server::edge_sim::{self, EdgeSim, EdgeSimConfig};
 use server::startup::Application;
+use server::tools::edge_sim::{self, EdgeSim, EdgeSimConfig};
 
 /// A running server.
 pub struct TestApp {

@@ -40,25 +40,14 @@ impl Modify for BearerAuth {
 
 /// The v1 routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, OpenApiDoc) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(purges::submit))
         .routes(routes!(purges::batch))
         .routes(routes!(purges::quota))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::detail))
-        .routes(routes!(tasks::retry))
-        .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(admin::update_user))
-        .routes(routes!(admin::set_quota))
-        .routes(routes!(admin::list_keys, admin::create_key))
-        .routes(routes!(admin::revoke_key))
-        .routes(routes!(admin::list_domains, admin::add_domain))
-        .routes(routes!(admin::list_groups))
-        .routes(routes!(admin::upsert_group))
-        .routes(routes!(admin::import_nodes))
-        .routes(routes!(admin::update_node))
-        .routes(routes!(admin::audit))
-        .split_for_parts()
+        .routes(routes!(tasks::retry));
+    admin::routes(router).split_for_parts()
 }
 
 /// The v1 router, serving its own document at `/api/v1/openapi.json`.

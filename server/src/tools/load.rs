@@ -17,7 +17,7 @@ use engine::Actor;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 
-use crate::bench::{fleet, Percentiles};
+use crate::tools::bench::{fleet, Percentiles};
 
 /// Options of `purger load`.
 #[derive(Clone, Debug, clap::Args)]

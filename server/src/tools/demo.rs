@@ -10,7 +10,7 @@ use engine::users::Role;
 use engine::{Actor, Engine};
 use rand::distributions::{Alphanumeric, DistString};
 
-use crate::edge_sim::{self, EdgeSim, EdgeSimConfig};
+use crate::tools::edge_sim::{self, EdgeSim, EdgeSimConfig};
 
 /// The demo developer.
 pub const DEMO_USER: &str = "demo";

@@ -1,0 +1,8 @@
+//! Tools beside the product, each a `purger` subcommand: the demo (users, a domain and a
+//! simulated fleet), the edge simulator, the bench and the load generator. Nothing in the
+//! serving path depends on them.
+
+pub mod bench;
+pub mod demo;
+pub mod edge_sim;
+pub mod load;
