@@ -116,6 +116,19 @@ pub struct User {
     pub quota: QuotaOverrides,
 }
 
+impl User {
+    /// Whether this is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whose tasks and batches this user may see: `None` for everyone's (admins), else
+    /// `Some(own id)`. The one rule behind every task view, list and retry.
+    pub fn task_scope(&self) -> Option<UserId> {
+        (!self.is_admin()).then_some(self.id)
+    }
+}
+
 /// What is needed to create a user.
 #[derive(Clone, Debug)]
 pub struct NewUser {

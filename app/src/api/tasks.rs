@@ -31,7 +31,7 @@ pub mod ssr {
     use engine::target::TargetKind;
     use engine::tasks::{TaskRecord, TaskStatus};
     use engine::time::Zone;
-    use engine::users::{Role, User};
+    use engine::users::User;
     use engine::Engine;
 
     use super::TaskListQuery;
@@ -99,7 +99,7 @@ pub mod ssr {
             )
         };
         Ok(TaskFilter {
-            user_id: (user.role != Role::Admin).then_some(user.id),
+            user_id: user.task_scope(),
             status: TaskStatus::parse(query.status.trim()),
             kind: TargetKind::parse(query.kind.trim()),
             domain_id,
@@ -225,7 +225,7 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
     let engine = super::context::engine()?;
 
     let user = super::context::user().await?;
-    let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
+    let viewer = user.task_scope();
     let task = engine
         .task(&id, viewer)
         .await?
@@ -266,7 +266,7 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
 pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
     let engine = super::context::engine()?;
     let user = super::context::user().await?;
-    let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
+    let viewer = user.task_scope();
     let tasks = engine
         .batch_tasks(&id, viewer)
         .await?
@@ -290,7 +290,7 @@ pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
 pub async fn retry_task(id: String) -> Result<bool, AppError> {
     let engine = super::context::engine()?;
     let user = super::context::user().await?;
-    let viewer = (user.role != engine::users::Role::Admin).then_some(user.id);
+    let viewer = user.task_scope();
     Ok(engine
         .retry_task(&engine::Actor::user(&user), &id, viewer)
         .await?)

@@ -4,7 +4,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use engine::store::ApiKeyInfo;
-use engine::users::{Role, User};
+use engine::users::User;
 use engine::AuthFailure;
 use serde::de::DeserializeOwned;
 
@@ -18,13 +18,6 @@ pub struct Caller {
     pub key: ApiKeyInfo,
     /// Its enabled owner.
     pub user: User,
-}
-
-impl Caller {
-    /// `None` for admins (who see every task), the user id otherwise.
-    pub fn viewer(&self) -> Option<engine::users::UserId> {
-        (self.user.role != Role::Admin).then_some(self.user.id)
-    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -71,7 +64,7 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.user.role != Role::Admin {
+        if !caller.user.is_admin() {
             return Err(V1Error::forbidden("admin API keys only"));
         }
         Ok(Admin(caller))

@@ -114,7 +114,7 @@ pub async fn batch(
 ) -> Result<Json<BatchView>, V1Error> {
     let tasks = state
         .engine
-        .batch_tasks(&id, caller.viewer())
+        .batch_tasks(&id, caller.user.task_scope())
         .await?
         .ok_or_else(|| V1Error::not_found(format!("batch {id}")))?;
     Ok(Json(BatchView {

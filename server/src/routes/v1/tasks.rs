@@ -82,7 +82,7 @@ pub async fn list(
     };
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let filter = TaskFilter {
-        user_id: caller.viewer(),
+        user_id: caller.user.task_scope(),
         status,
         kind,
         domain_id,
@@ -119,7 +119,7 @@ pub async fn detail(
 ) -> Result<Json<TaskDetail>, V1Error> {
     let task = state
         .engine
-        .task(&id, caller.viewer())
+        .task(&id, caller.user.task_scope())
         .await?
         .ok_or_else(|| V1Error::not_found(format!("task {id}")))?;
     Ok(Json(TaskDetail::from(
@@ -146,7 +146,7 @@ pub async fn retry(
     let actor = Actor::user(&caller.user);
     if !state
         .engine
-        .retry_task(&actor, &id, caller.viewer())
+        .retry_task(&actor, &id, caller.user.task_scope())
         .await?
     {
         return Err(V1Error::new(
