@@ -6,13 +6,14 @@
 //! [`WorkTx`], inside the transaction of a claim or a progress write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::fleet::NodeTarget;
 use crate::ids::TaskId;
-use crate::store::{ClaimRequest, ClaimedTask, StoreError, StoreResult, TaskProgress};
+use crate::store::{ClaimRequest, ClaimedTask, NodeSet, StoreError, StoreResult, TaskProgress};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 
 /// The statements of the work queue, on a backend's connection.
@@ -52,37 +53,41 @@ pub(super) async fn claim(
     request: &ClaimRequest,
 ) -> StoreResult<Vec<ClaimedTask>> {
     let deadline = request.now + request.task_deadline;
-    let mut frozen: HashMap<i64, (i64, u32)> = HashMap::new();
+    let mut frozen: HashMap<i64, (i64, Arc<NodeSet>)> = HashMap::new();
     let mut claimed = Vec::with_capacity(picked.len());
     for Picked {
         mut task,
         confirmed,
     } in picked
     {
-        let (node_set_id, confirmed) = match task.node_set_id {
-            Some(id) => (id, NodeBitmap::from_bytes(confirmed.unwrap_or_default())),
+        let (node_set_id, nodes, confirmed) = match task.node_set_id {
+            Some(id) => (
+                id,
+                None,
+                NodeBitmap::from_bytes(confirmed.unwrap_or_default()),
+            ),
             None => {
-                let (id, total) = match frozen.get(&task.domain_id) {
-                    Some(set) => *set,
+                let (id, nodes) = match frozen.get(&task.domain_id) {
+                    Some((id, nodes)) => (*id, Arc::clone(nodes)),
                     None => {
-                        let nodes = tx.domain_nodes(task.domain_id).await?;
+                        let nodes = Arc::new(tx.domain_nodes(task.domain_id).await?);
                         let (digest, json) = node_set_digest(&nodes)?;
                         let id = tx.freeze_node_set(digest, json, request.now).await?;
-                        let set = (id, nodes.len() as u32);
-                        frozen.insert(task.domain_id, set);
-                        set
+                        frozen.insert(task.domain_id, (id, Arc::clone(&nodes)));
+                        (id, nodes)
                     }
                 };
                 task.node_set_id = Some(id);
-                task.total = total;
+                task.total = nodes.len() as u32;
                 task.started_at = Some(request.now);
-                (id, NodeBitmap::new(total as usize))
+                (id, Some(nodes), NodeBitmap::new(task.total as usize))
             }
         };
         task.status = TaskStatus::Running;
         let mut task = ClaimedTask {
             task,
             node_set_id,
+            nodes,
             confirmed,
             failures: Vec::new(),
             deadline,
