@@ -668,10 +668,10 @@ impl Engine {
             serde_json::json!({ "users": users, "groups": groups }),
         )
         .await?;
-        self.list_domains()
+        self.inner
+            .store
+            .domain_by_host(host.as_str())
             .await?
-            .into_iter()
-            .find(|domain| domain.id == id)
             .ok_or_else(|| EngineError::NotFound(format!("domain {host}")))
     }
 
@@ -684,10 +684,10 @@ impl Engine {
         groups: &[String],
     ) -> Result<(), EngineError> {
         let domain = self
-            .list_domains()
+            .inner
+            .store
+            .domain_by_host(&host.trim().to_ascii_lowercase())
             .await?
-            .into_iter()
-            .find(|d| d.host.as_str() == host.trim().to_ascii_lowercase())
             .ok_or_else(|| EngineError::NotFound(format!("domain {host}")))?;
         for name in users {
             if let Some(user) = self.user_by_name(name).await? {

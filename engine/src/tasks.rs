@@ -175,6 +175,25 @@ impl NodeBitmap {
     }
 }
 
+/// A task's progress, published after it is written to the database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressEvent {
+    /// The task.
+    pub task_id: TaskId,
+    /// Its batch.
+    pub batch_id: BatchId,
+    /// Its owner (subscribers filter on it).
+    pub user_id: UserId,
+    /// Status now.
+    pub status: TaskStatus,
+    /// Nodes in the node set.
+    pub total: u32,
+    /// Nodes confirmed.
+    pub success: u32,
+    /// Nodes failed for good.
+    pub failed: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,16 +9,13 @@ mod node_slots;
 mod run;
 mod scheduler;
 
+pub use crate::tasks::ProgressEvent;
 pub use run::RetryPolicy;
 pub(crate) use scheduler::{spawn, Scheduler};
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use crate::ids::{BatchId, TaskId};
-use crate::tasks::TaskStatus;
-use crate::users::UserId;
 
 /// Tuning of the fan-out; the defaults suit a few hundred edges per domain.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,23 +82,4 @@ impl FanoutConfig {
             backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_base_ms)),
         }
     }
-}
-
-/// A task's progress, published after it is written to the database.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProgressEvent {
-    /// The task.
-    pub task_id: TaskId,
-    /// Its batch.
-    pub batch_id: BatchId,
-    /// Its owner (subscribers filter on it).
-    pub user_id: UserId,
-    /// Status now.
-    pub status: TaskStatus,
-    /// Nodes in the node set.
-    pub total: u32,
-    /// Nodes confirmed.
-    pub success: u32,
-    /// Nodes failed for good.
-    pub failed: u32,
 }

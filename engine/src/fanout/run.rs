@@ -348,6 +348,7 @@ mod tests {
                 callback_url: None,
             },
             node_set_id: 1,
+            nodes: None,
             confirmed: NodeBitmap::new(total),
             failures: Vec::new(),
             deadline: now + chrono::Duration::seconds(60),

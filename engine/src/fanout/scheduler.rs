@@ -471,10 +471,13 @@ impl Scheduler {
             let claimed = store.claim_tasks(&request).await?;
             let mut out = Vec::with_capacity(claimed.len());
             for task in claimed {
-                let cached = node_sets
-                    .lock()
-                    .map(|sets| sets.get(&task.node_set_id).cloned())
-                    .unwrap_or(None);
+                // A set this claim froze comes with the task; one frozen before is read once.
+                let cached = task.nodes.clone().or_else(|| {
+                    node_sets
+                        .lock()
+                        .map(|sets| sets.get(&task.node_set_id).cloned())
+                        .unwrap_or(None)
+                });
                 let nodes = match cached {
                     Some(nodes) => nodes,
                     None => {

@@ -5,10 +5,16 @@
 
 use sqlx::Row;
 
-use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeTarget};
+use std::collections::BTreeMap;
+
+use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeTarget, Protocol};
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
-use crate::store::{ApiKeyInfo, AuditEntry, StoreError};
+use crate::store::claim::Picked;
+use crate::store::{
+    ApiKeyInfo, AuditEntry, BatchRecord, CallbackOutcome, DomainInfo, DueCallback, GroupWithNodes,
+    ImportCounts, NodeSet, StoreError,
+};
 use crate::target::{DomainName, TargetKind};
 use crate::tasks::{FailureReason, NodeFailure, TaskRecord, TaskStatus};
 use crate::time::from_millis;
@@ -49,6 +55,10 @@ pub(super) trait Columns {
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// A boolean (an integer 0/1 in SQLite).
     fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
+    /// Nullable bytes.
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    /// Non-null bytes.
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
 }
 
 macro_rules! impl_columns {
@@ -67,6 +77,12 @@ macro_rules! impl_columns {
                 self.try_get(column)
             }
             fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
                 self.try_get(column)
             }
         }
@@ -107,6 +123,11 @@ pub(super) fn user(row: &impl Columns) -> Result<User, StoreError> {
     })
 }
 
+/// A user from [`USER_COLUMNS`] and `password_hash`.
+pub(super) fn user_with_password(row: &impl Columns) -> Result<(User, Option<String>), StoreError> {
+    Ok((user(row)?, row.opt_text("password_hash")?))
+}
+
 /// A task from [`TASK_COLUMNS`].
 pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
     let id = row.text("id")?;
@@ -134,6 +155,42 @@ pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
     })
 }
 
+/// A task picked by a claim: [`TASK_COLUMNS`] and `confirmed`.
+pub(super) fn picked(row: &impl Columns) -> Result<Picked, StoreError> {
+    Ok(Picked {
+        task: task(row)?,
+        confirmed: row.opt_bytes("confirmed")?,
+    })
+}
+
+/// A due callback: [`TASK_COLUMNS`], `api_key_id` and `callback_attempts` (before this one).
+pub(super) fn due_callback(row: &impl Columns) -> Result<DueCallback, StoreError> {
+    Ok(DueCallback {
+        api_key_id: row.opt_int("api_key_id")?,
+        attempts: clamp_u32(row.int("callback_attempts")?) + 1,
+        task: task(row)?,
+    })
+}
+
+/// The `callback_state` and `callback_next_at` a delivery attempt leaves.
+pub(super) fn callback_state(outcome: CallbackOutcome) -> (&'static str, Option<i64>) {
+    match outcome {
+        CallbackOutcome::Delivered => ("delivered", None),
+        CallbackOutcome::RetryAt(at) => ("pending", Some(crate::time::to_millis(at))),
+        CallbackOutcome::GaveUp => ("failed", None),
+    }
+}
+
+/// A batch from `user_id, source, created_at`.
+pub(super) fn batch(id: &BatchId, row: &impl Columns) -> Result<BatchRecord, StoreError> {
+    Ok(BatchRecord {
+        id: id.clone(),
+        user_id: UserId(row.int("user_id")?),
+        source: row.text("source")?,
+        created_at: from_millis(row.int("created_at")?),
+    })
+}
+
 /// An API key from [`KEY_COLUMNS`].
 pub(super) fn api_key(row: &impl Columns) -> Result<ApiKeyInfo, StoreError> {
     Ok(ApiKeyInfo {
@@ -155,6 +212,20 @@ pub(super) fn failure(row: &impl Columns) -> Result<NodeFailure, StoreError> {
         attempts: clamp_u32(row.int("attempts")?),
         detail: row.text("detail")?,
     })
+}
+
+/// A key from [`KEY_COLUMNS`] and its sealed secret, `key_sealed`.
+pub(super) fn sealed_key(row: &impl Columns) -> Result<(ApiKeyInfo, Vec<u8>), StoreError> {
+    Ok((api_key(row)?, row.bytes("key_sealed")?))
+}
+
+/// A key with its owner, who must exist.
+pub(super) fn key_with_owner(
+    key: ApiKeyInfo,
+    owner: Option<User>,
+) -> Result<(ApiKeyInfo, User), StoreError> {
+    let owner = owner.ok_or_else(|| StoreError::NotFound(format!("user {}", key.user_id.0)))?;
+    Ok((key, owner))
 }
 
 /// An audit entry from `id, at, actor_id, actor, action, subject, detail`.
@@ -180,6 +251,41 @@ pub(super) fn group(row: &impl Columns) -> Result<EdgeGroup, StoreError> {
         protocol: serde_json::from_str(&options)
             .map_err(|e| StoreError::Corrupt(format!("group protocol {options:?}: {e}")))?,
     })
+}
+
+/// A group's protocol as stored in its `options` column.
+pub(super) fn protocol_json(protocol: &Protocol) -> Result<String, StoreError> {
+    serde_json::to_string(protocol).map_err(|e| StoreError::Corrupt(format!("protocol {e}")))
+}
+
+/// Groups from `id, name, options` rows with their nodes from [`node`] rows.
+pub(super) fn groups_with_nodes<R: Columns>(
+    groups: &[R],
+    nodes: &[R],
+) -> Result<Vec<GroupWithNodes>, StoreError> {
+    let mut by_group: BTreeMap<i64, Vec<EdgeNode>> = BTreeMap::new();
+    for row in nodes {
+        let node = node(row)?;
+        by_group.entry(node.group_id.0).or_default().push(node);
+    }
+    groups
+        .iter()
+        .map(|row| {
+            let group = group(row)?;
+            let nodes = by_group.remove(&group.id.0).unwrap_or_default();
+            Ok(GroupWithNodes { group, nodes })
+        })
+        .collect()
+}
+
+/// The counts of an import of `lines` lines that added `added` nodes: every other line updated
+/// a node (one already there, or one an earlier line added).
+pub(super) fn import_counts(lines: usize, added: i64) -> ImportCounts {
+    let added = clamp_u32(added);
+    ImportCounts {
+        added,
+        updated: (lines as u32).saturating_sub(added),
+    }
 }
 
 fn ip_port(row: &impl Columns) -> Result<(std::net::IpAddr, u16), StoreError> {
@@ -216,9 +322,38 @@ pub(super) fn node_target(row: &impl Columns) -> Result<NodeTarget, StoreError> 
     })
 }
 
+/// The distinct caches of `node_target` rows, in order.
+pub(super) fn node_targets(found: &[impl Columns]) -> Result<Vec<NodeTarget>, StoreError> {
+    let nodes = found.iter().map(node_target).collect::<Result<_, _>>()?;
+    Ok(crate::fleet::distinct_caches(nodes))
+}
+
+/// A frozen node set from its stored JSON.
+pub(super) fn node_set(id: i64, json: &str) -> Result<NodeSet, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("node set {id}: {e}")))
+}
+
 /// A domain name read back from the database.
 pub(super) fn domain(host: &str) -> Result<DomainName, StoreError> {
     DomainName::parse(host).map_err(|_| corrupt("domain", host))
+}
+
+/// Domains from `(id, host)` rows.
+pub(super) fn domains(found: Vec<(i64, String)>) -> Result<Vec<(i64, DomainName)>, StoreError> {
+    found
+        .into_iter()
+        .map(|(id, host)| Ok((id, domain(&host)?)))
+        .collect()
+}
+
+/// A domain with its assignments from `id, host, users, groups` (names joined with newlines).
+pub(super) fn domain_info(row: &impl Columns) -> Result<DomainInfo, StoreError> {
+    Ok(DomainInfo {
+        id: row.int("id")?,
+        host: domain(&row.text("host")?)?,
+        users: name_list(row.opt_text("users")?),
+        groups: name_list(row.opt_text("groups")?),
+    })
 }
 
 /// Names joined with newlines by the database, sorted.

@@ -1,5 +1,7 @@
 //! What goes into and comes out of a [`Store`](super::Store).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -189,6 +191,9 @@ pub struct ClaimedTask {
     pub task: TaskRecord,
     /// Its frozen node set.
     pub node_set_id: i64,
+    /// The nodes of that set when this claim froze it (the task starts now); `None` for a task
+    /// taken over after a lease ran out, whose set was frozen before: see `FleetStore::node_set`.
+    pub nodes: Option<Arc<NodeSet>>,
     /// Nodes already confirmed.
     pub confirmed: NodeBitmap,
     /// Nodes already failed for good.

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
-use sqlx::PgPool;
 use tokio::sync::mpsc;
+use tracing::instrument;
 
-use crate::fanout::ProgressEvent;
-use crate::store::{StoreError, StoreSignal};
+use super::PgStore;
+use crate::store::{Signals, StoreError, StoreSignal};
+use crate::tasks::ProgressEvent;
 
 /// Notified (empty payload) when tasks become claimable: accepted, retried or released.
 pub(super) const WORK_CHANNEL: &str = "purger_work";
@@ -24,30 +26,40 @@ struct ProgressPayload {
     events: Vec<ProgressEvent>,
 }
 
-/// Announces `events` written by instance `origin`.
-pub(super) async fn announce(
-    pool: &PgPool,
-    origin: &str,
-    events: &[ProgressEvent],
-) -> Result<(), StoreError> {
-    for chunk in events.chunks(EVENTS_PER_PAYLOAD) {
-        let payload = serde_json::to_string(&ProgressPayload {
-            origin: origin.to_owned(),
-            events: chunk.to_vec(),
-        })
-        .map_err(|e| StoreError::Corrupt(format!("progress payload: {e}")))?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(PROGRESS_CHANNEL)
-            .bind(payload)
-            .execute(pool)
-            .await?;
+#[async_trait]
+impl Signals for PgStore {
+    /// Listens on both channels and forwards what arrives until the receiver is dropped.
+    #[instrument(skip(self), err)]
+    async fn listen(&self) -> Result<Option<mpsc::Receiver<StoreSignal>>, StoreError> {
+        let listener = PgListener::connect_with(&self.pool).await?;
+        Ok(Some(forward(listener).await?))
     }
-    Ok(())
+
+    #[instrument(level = "debug", skip(self, events), fields(events = events.len()), err)]
+    async fn announce_progress(
+        &self,
+        origin: &str,
+        events: &[ProgressEvent],
+    ) -> Result<(), StoreError> {
+        for chunk in events.chunks(EVENTS_PER_PAYLOAD) {
+            let payload = serde_json::to_string(&ProgressPayload {
+                origin: origin.to_owned(),
+                events: chunk.to_vec(),
+            })
+            .map_err(|e| StoreError::Corrupt(format!("progress payload: {e}")))?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(PROGRESS_CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
-/// Listens on both channels and forwards what arrives until the receiver is dropped.
-pub(super) async fn listen(pool: &PgPool) -> Result<mpsc::Receiver<StoreSignal>, StoreError> {
-    let mut listener = PgListener::connect_with(pool).await?;
+/// Listens on both channels with `listener` and forwards what arrives until the receiver is
+/// dropped.
+async fn forward(mut listener: PgListener) -> Result<mpsc::Receiver<StoreSignal>, StoreError> {
     listener
         .listen_all([WORK_CHANNEL, PROGRESS_CHANNEL])
         .await?;

@@ -1,47 +1,42 @@
 //! The audit log.
 
-use sqlx::{Sqlite, SqlitePool};
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
+use tracing::instrument;
 
-use crate::store::rows;
-use crate::store::{AuditEntry, AuditFilter, StoreError};
-use crate::time::to_millis;
+use super::SqliteStore;
+use crate::store::{binds, rows};
+use crate::store::{AuditEntry, AuditFilter, AuditStore, StoreResult};
 
-pub(super) async fn append<'e, E>(executor: E, entry: &AuditEntry) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    sqlx::query("INSERT INTO audit_log (at, actor_id, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(to_millis(entry.at))
-        .bind(entry.actor_id.map(|id| id.0))
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.subject)
-        .bind(entry.detail.to_string())
-        .execute(executor)
-        .await?;
+/// Appends `entry` to the audit log (alone, or inside a batch write).
+pub(super) async fn append(tx: &mut SqliteConnection, entry: &AuditEntry) -> StoreResult<()> {
+    let query = sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, actor, action, subject, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    );
+    binds::audit_entry(query, entry).execute(tx).await?;
     Ok(())
 }
 
-pub(super) async fn list(
-    pool: &SqlitePool,
-    filter: &AuditFilter,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let found = sqlx::query(
-        "SELECT id, at, actor_id, actor, action, subject, detail FROM audit_log
-         WHERE (? IS NULL OR actor = ?)
-           AND (? IS NULL OR substr(action, 1, length(?)) = ?)
-           AND (? IS NULL OR id < ?)
-         ORDER BY id DESC LIMIT ?",
-    )
-    .bind(&filter.actor)
-    .bind(&filter.actor)
-    .bind(&filter.action_prefix)
-    .bind(&filter.action_prefix)
-    .bind(&filter.action_prefix)
-    .bind(filter.before_id)
-    .bind(filter.before_id)
-    .bind(i64::from(filter.limit.clamp(1, 1000)))
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(rows::audit_entry).collect()
+#[async_trait]
+impl AuditStore for SqliteStore {
+    #[instrument(skip(self), err)]
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let query = sqlx::query(
+            "SELECT id, at, actor_id, actor, action, subject, detail FROM audit_log
+             WHERE (?1 IS NULL OR actor = ?1)
+               AND (?2 IS NULL OR substr(action, 1, length(?2)) = ?2)
+               AND (?3 IS NULL OR id < ?3)
+             ORDER BY id DESC LIMIT ?4",
+        );
+        let query = binds::audit_filter(query, filter);
+        let found = query.fetch_all(&self.reader).await?;
+        found.iter().map(rows::audit_entry).collect()
+    }
+
+    #[instrument(skip_all, fields(action = %entry.action), err)]
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let mut connection = self.writer.acquire().await?;
+        append(&mut connection, entry).await
+    }
 }

@@ -1,119 +1,122 @@
-//! Reading tasks and batches, and pruning old ones.
+//! Reading tasks and their results, and pruning old ones.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use tracing::instrument;
 
+use super::SqliteStore;
 use crate::ids::{BatchId, TaskId};
+use crate::store::claim::WorkTx;
 use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::task_list::{bind_values, contains_pattern, page_size, Conditions, Value};
-use crate::store::{BatchRecord, StoreError, TaskFilter};
+use crate::store::{StoreResult, TaskFilter, TaskStore};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord};
-use crate::time::{from_millis, to_millis};
+use crate::time::to_millis;
 use crate::users::UserId;
 
-pub(super) async fn by_id(
-    pool: &SqlitePool,
-    id: &TaskId,
-) -> Result<Option<TaskRecord>, StoreError> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = ?");
-    sqlx::query(&sql)
-        .bind(id.as_str())
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(rows::task)
-        .transpose()
-}
+#[async_trait]
+impl TaskStore for SqliteStore {
+    #[instrument(skip(self), err)]
+    async fn latest_task_for_target(
+        &self,
+        user: UserId,
+        target: &str,
+    ) -> StoreResult<Option<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.user_id = ?1 AND t.target = ?2
+             ORDER BY t.seq DESC LIMIT 1"
+        );
+        let query = sqlx::query(&sql).bind(user.0).bind(target);
+        let row = query.fetch_optional(&self.reader).await?;
+        row.as_ref().map(rows::task).transpose()
+    }
 
-pub(super) async fn latest_for_target(
-    pool: &SqlitePool,
-    user: UserId,
-    target: &str,
-) -> Result<Option<TaskRecord>, StoreError> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.user_id = ? AND t.target = ? ORDER BY t.seq DESC LIMIT 1");
-    sqlx::query(&sql)
-        .bind(user.0)
-        .bind(target)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(rows::task)
-        .transpose()
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t
+             WHERE t.id = ?1"
+        );
+        let query = sqlx::query(&sql).bind(id.as_str());
+        let row = query.fetch_optional(&self.reader).await?;
+        row.as_ref().map(rows::task).transpose()
+    }
 
-pub(super) async fn batch(
-    pool: &SqlitePool,
-    id: &BatchId,
-) -> Result<Option<BatchRecord>, StoreError> {
-    let Some(row) = sqlx::query("SELECT id, user_id, source, created_at FROM batches WHERE id = ?")
-        .bind(id.as_str())
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(BatchRecord {
-        id: id.clone(),
-        user_id: UserId(row.try_get("user_id")?),
-        source: row.try_get("source")?,
-        created_at: from_millis(row.try_get("created_at")?),
-    }))
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn tasks_of_batch(&self, id: &BatchId) -> StoreResult<Vec<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t
+             WHERE t.batch_id = ?1 ORDER BY t.seq"
+        );
+        let query = sqlx::query(&sql).bind(id.as_str());
+        let found = query.fetch_all(&self.reader).await?;
+        found.iter().map(rows::task).collect()
+    }
 
-pub(super) async fn of_batch(
-    pool: &SqlitePool,
-    id: &BatchId,
-) -> Result<Vec<TaskRecord>, StoreError> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.batch_id = ? ORDER BY t.seq");
-    sqlx::query(&sql)
-        .bind(id.as_str())
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(rows::task)
-        .collect()
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn task_confirmed(&self, id: &TaskId) -> StoreResult<Option<NodeBitmap>> {
+        let query = sqlx::query_as(
+            "SELECT confirmed FROM tasks
+             WHERE id = ?1",
+        );
+        let query = query.bind(id.as_str());
+        let row: Option<(Option<Vec<u8>>,)> = query.fetch_optional(&self.reader).await?;
+        Ok(row.and_then(|(bytes,)| bytes).map(NodeBitmap::from_bytes))
+    }
 
-pub(super) async fn failures(
-    pool: &SqlitePool,
-    id: &TaskId,
-) -> Result<Vec<NodeFailure>, StoreError> {
-    super::work::failures_of(pool, id).await
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn pending_counts(&self) -> StoreResult<(u64, u64)> {
+        let query = sqlx::query_as(
+            "SELECT COALESCE(SUM(status = 'created'), 0), COALESCE(SUM(status = 'running'), 0)
+             FROM tasks WHERE status IN ('created', 'running')",
+        );
+        let (created, running): (i64, i64) = query.fetch_one(&self.reader).await?;
+        Ok((created.max(0) as u64, running.max(0) as u64))
+    }
 
-pub(super) async fn confirmed(
-    pool: &SqlitePool,
-    id: &TaskId,
-) -> Result<Option<NodeBitmap>, StoreError> {
-    let row: Option<(Option<Vec<u8>>,)> =
-        sqlx::query_as("SELECT confirmed FROM tasks WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.and_then(|(bytes,)| bytes).map(NodeBitmap::from_bytes))
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn task_failures(&self, id: &TaskId) -> StoreResult<Vec<NodeFailure>> {
+        self.reader.acquire().await?.failures_of(id).await
+    }
 
-pub(super) async fn pending_counts(pool: &SqlitePool) -> Result<(u64, u64), StoreError> {
-    let (created, running): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(status = 'created'), 0), COALESCE(SUM(status = 'running'), 0)
-         FROM tasks WHERE status IN ('created', 'running')",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok((created.max(0) as u64, running.max(0) as u64))
-}
+    #[instrument(skip(self), err)]
+    async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskRecord>> {
+        let (sql, values) = list_statement(filter);
+        let query = bind_values(sqlx::query(&sql), values);
+        let found = query.fetch_all(&self.reader).await?;
+        found.iter().map(rows::task).collect()
+    }
 
-pub(super) async fn list(
-    pool: &SqlitePool,
-    filter: &TaskFilter,
-) -> Result<Vec<TaskRecord>, StoreError> {
-    let (sql, values) = list_statement(filter);
-    bind_values(sqlx::query(&sql), values)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(rows::task)
-        .collect()
+    #[instrument(skip(self), err)]
+    async fn prune_tasks(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let cutoff = to_millis(cutoff);
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let failures = sqlx::query(
+                    "DELETE FROM task_failures WHERE task_id IN (SELECT id FROM tasks
+                        WHERE status IN ('success', 'failed') AND finished_at < ?1)",
+                );
+                failures.bind(cutoff).execute(&mut *tx).await?;
+                let tasks = sqlx::query(
+                    "DELETE FROM tasks
+                     WHERE status IN ('success', 'failed') AND finished_at < ?1",
+                );
+                let deleted = tasks.bind(cutoff).execute(&mut *tx).await?.rows_affected();
+                let batches = sqlx::query(
+                    "DELETE FROM batches WHERE created_at < ?1
+                     AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.batch_id = batches.id)",
+                );
+                batches.bind(cutoff).execute(&mut *tx).await?;
+                let node_sets = sqlx::query(
+                    "DELETE FROM node_sets WHERE created_at < ?1
+                     AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.node_set_id = node_sets.id)",
+                );
+                node_sets.bind(cutoff).execute(&mut *tx).await?;
+                Ok(deleted)
+            })
+        })
+        .await
+    }
 }
 
 /// The statement listing `filter`'s tasks, newest first, and its values.
@@ -154,35 +157,6 @@ fn list_statement(filter: &TaskFilter) -> (String, Vec<Value>) {
         .chain(conditions.values)
         .collect();
     (sql, values)
-}
-
-pub(super) async fn prune(
-    tx: &mut Transaction<'static, Sqlite>,
-    cutoff: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let cutoff = to_millis(cutoff);
-    sqlx::query(
-        "DELETE FROM task_failures WHERE task_id IN
-            (SELECT id FROM tasks WHERE status IN ('success', 'failed') AND finished_at < ?)",
-    )
-    .bind(cutoff)
-    .execute(&mut **tx)
-    .await?;
-    let deleted =
-        sqlx::query("DELETE FROM tasks WHERE status IN ('success', 'failed') AND finished_at < ?")
-            .bind(cutoff)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    sqlx::query("DELETE FROM batches WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.batch_id = batches.id) AND created_at < ?")
-        .bind(cutoff)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM node_sets WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.node_set_id = node_sets.id) AND created_at < ?")
-        .bind(cutoff)
-        .execute(&mut **tx)
-        .await?;
-    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -1,268 +1,123 @@
-//! Users and API keys.
+//! Users and their dashboard sessions.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
+use tracing::instrument;
 
-use crate::store::rows::{self, KEY_COLUMNS, USER_COLUMNS};
-use crate::store::{ApiKeyInfo, NewApiKey, StoreError, UserUpdate};
+use super::SqliteStore;
+use crate::store::binds;
+use crate::store::rows::{self, USER_COLUMNS};
+use crate::store::{StoreError, StoreResult, UserStore, UserUpdate};
 use crate::time::to_millis;
 use crate::users::{NewUser, User, UserId};
 
-pub(super) async fn create(
-    pool: &SqlitePool,
-    user: &NewUser,
-    at: DateTime<Utc>,
-) -> Result<User, StoreError> {
-    let id: (i64,) = sqlx::query_as(
-        "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&user.username)
-    .bind(user.role.as_str())
-    .bind(&user.password_hash)
-    .bind(to_millis(at))
-    .fetch_one(pool)
-    .await
-    .map_err(rows::conflict(format!("user {}", user.username)))?;
-    by_id(pool, UserId(id.0))
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("user {}", id.0)))
-}
-
-pub(super) async fn by_id(pool: &SqlitePool, id: UserId) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?");
-    sqlx::query(&sql)
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
-}
-
-pub(super) async fn with_password(
-    pool: &SqlitePool,
-    username: &str,
-) -> Result<Option<(User, Option<String>)>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?");
-    let Some(row) = sqlx::query(&sql)
-        .bind(username)
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    use sqlx::Row;
-    Ok(Some((rows::user(&row)?, row.try_get("password_hash")?)))
-}
-
-pub(super) async fn update(
-    pool: &SqlitePool,
-    id: UserId,
-    update: &UserUpdate,
-) -> Result<Option<User>, StoreError> {
-    let quota = update.quota.unwrap_or_default();
-    let result = sqlx::query(
-        "UPDATE users SET
-            role = COALESCE(?, role),
-            enabled = COALESCE(?, enabled),
-            can_purge = COALESCE(?, can_purge),
-            password_hash = COALESCE(?, password_hash),
-            time_zone = COALESCE(?, time_zone),
-            quota_url = CASE WHEN ? THEN ? ELSE quota_url END,
-            quota_prefix = CASE WHEN ? THEN ? ELSE quota_prefix END,
-            quota_regex = CASE WHEN ? THEN ? ELSE quota_regex END,
-            quota_batch = CASE WHEN ? THEN ? ELSE quota_batch END
-         WHERE id = ?",
-    )
-    .bind(update.role.map(|r| r.as_str()))
-    .bind(update.enabled)
-    .bind(update.can_purge)
-    .bind(&update.password_hash)
-    .bind(&update.time_zone)
-    .bind(update.quota.is_some())
-    .bind(quota.url.map(i64::from))
-    .bind(update.quota.is_some())
-    .bind(quota.prefix.map(i64::from))
-    .bind(update.quota.is_some())
-    .bind(quota.regex.map(i64::from))
-    .bind(update.quota.is_some())
-    .bind(quota.batch.map(i64::from))
-    .bind(id.0)
-    .execute(pool)
-    .await?;
-    if result.rows_affected() == 0 {
-        return Ok(None);
+#[async_trait]
+impl UserStore for SqliteStore {
+    #[instrument(skip(self), err)]
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
+        let found = sqlx::query(&sql).fetch_all(&self.reader).await?;
+        found.iter().map(rows::user).collect()
     }
-    by_id(pool, id).await
-}
 
-pub(super) async fn list(pool: &SqlitePool) -> Result<Vec<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
-    sqlx::query(&sql)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(rows::user)
-        .collect()
-}
+    #[instrument(skip_all, fields(username = %user.username), err(level = "info"))]
+    async fn create_user(&self, user: &NewUser, at: DateTime<Utc>) -> StoreResult<User> {
+        let query = sqlx::query_as(
+            "INSERT INTO users (username, role, password_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        );
+        let inserted = binds::new_user(query, user, at)
+            .fetch_one(&self.writer)
+            .await;
+        let (id,): (i64,) = inserted.map_err(rows::conflict(format!("user {}", user.username)))?;
+        let created = self.user_by_id(UserId(id)).await?;
+        created.ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+    }
 
-pub(super) async fn insert_key(
-    pool: &SqlitePool,
-    key: &NewApiKey,
-) -> Result<ApiKeyInfo, StoreError> {
-    let sql = format!(
-        "INSERT INTO api_keys (user_id, public_id, label, key_hash, key_sealed, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING {}",
-        KEY_COLUMNS.replace("k.", "")
-    );
-    let row = sqlx::query(&sql)
-        .bind(key.user_id.0)
-        .bind(&key.public_id)
-        .bind(&key.label)
-        .bind(&key.key_hash)
-        .bind(&key.key_sealed)
-        .bind(to_millis(key.created_at))
-        .fetch_one(pool)
-        .await
-        .map_err(rows::conflict("this API key"))?;
-    rows::api_key(&row)
-}
+    #[instrument(level = "debug", skip(self), err)]
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u
+             WHERE u.id = ?1"
+        );
+        let query = sqlx::query(&sql).bind(id.0);
+        let row = query.fetch_optional(&self.reader).await?;
+        row.as_ref().map(rows::user).transpose()
+    }
 
-pub(super) async fn key_by_hash(
-    pool: &SqlitePool,
-    hash: &[u8],
-) -> Result<Option<(ApiKeyInfo, User)>, StoreError> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ?");
-    let Some(row) = sqlx::query(&sql).bind(hash).fetch_optional(pool).await? else {
-        return Ok(None);
-    };
-    let key = rows::api_key(&row)?;
-    let user = by_id(pool, key.user_id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("user {}", key.user_id.0)))?;
-    Ok(Some((key, user)))
-}
+    #[instrument(skip(self), err)]
+    async fn user_with_password(&self, name: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u
+             WHERE u.username = ?1"
+        );
+        let query = sqlx::query(&sql).bind(name);
+        let row = query.fetch_optional(&self.reader).await?;
+        row.as_ref().map(rows::user_with_password).transpose()
+    }
 
-pub(super) async fn sealed_keys_of_user(
-    pool: &SqlitePool,
-    user: UserId,
-) -> Result<Vec<(ApiKeyInfo, Vec<u8>)>, StoreError> {
-    use sqlx::Row;
-    let sql = format!(
-        "SELECT {KEY_COLUMNS}, k.key_sealed FROM api_keys k WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id"
-    );
-    sqlx::query(&sql)
-        .bind(user.0)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| Ok((rows::api_key(row)?, row.try_get("key_sealed")?)))
-        .collect()
-}
+    #[instrument(skip(self, update), err)]
+    async fn update_user(&self, id: UserId, update: &UserUpdate) -> StoreResult<Option<User>> {
+        let query = sqlx::query(
+            "UPDATE users SET
+                role = COALESCE(?1, role),
+                enabled = COALESCE(?2, enabled),
+                can_purge = COALESCE(?3, can_purge),
+                password_hash = COALESCE(?4, password_hash),
+                time_zone = COALESCE(?5, time_zone),
+                quota_url = CASE WHEN ?6 THEN ?7 ELSE quota_url END,
+                quota_prefix = CASE WHEN ?6 THEN ?8 ELSE quota_prefix END,
+                quota_regex = CASE WHEN ?6 THEN ?9 ELSE quota_regex END,
+                quota_batch = CASE WHEN ?6 THEN ?10 ELSE quota_batch END
+             WHERE id = ?11",
+        );
+        let result = binds::user_update(query, id, update)
+            .execute(&self.writer)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.user_by_id(id).await
+    }
 
-pub(super) async fn sealed_key(
-    pool: &SqlitePool,
-    key_id: i64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT key_sealed FROM api_keys WHERE id = ?")
-        .bind(key_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|(sealed,)| sealed))
-}
+    #[instrument(skip(self, token_hash), err)]
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let expired = sqlx::query("DELETE FROM sessions WHERE expires_at < ?1");
+        expired.bind(to_millis(at)).execute(&self.writer).await?;
+        let query = sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        );
+        let query = binds::new_session(query, token_hash, user, at, expires);
+        let inserted = query.execute(&self.writer).await;
+        inserted.map_err(rows::missing(format!("user {}", user.0)))?;
+        Ok(())
+    }
 
-pub(super) async fn list_keys(
-    pool: &SqlitePool,
-    user: UserId,
-) -> Result<Vec<ApiKeyInfo>, StoreError> {
-    let sql =
-        format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.id DESC");
-    sqlx::query(&sql)
-        .bind(user.0)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(rows::api_key)
-        .collect()
-}
+    #[instrument(level = "debug", skip(self, hash), err)]
+    async fn session_user(&self, hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+        );
+        let query = sqlx::query(&sql).bind(hash).bind(to_millis(now));
+        let row = query.fetch_optional(&self.reader).await?;
+        row.as_ref().map(rows::user).transpose()
+    }
 
-pub(super) async fn revoke_key(
-    pool: &SqlitePool,
-    user: UserId,
-    public_id: &str,
-    at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND public_id = ? AND revoked_at IS NULL",
-    )
-    .bind(to_millis(at))
-    .bind(user.0)
-    .bind(public_id)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() > 0)
-}
-
-pub(super) async fn touch_key(
-    pool: &SqlitePool,
-    key_id: i64,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    // One write per minute and key at most: last-used is for people, not for accounting.
-    sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
-        .bind(to_millis(at))
-        .bind(key_id)
-        .bind(to_millis(at) - 60_000)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn create_session(
-    pool: &SqlitePool,
-    token_hash: &[u8],
-    user: UserId,
-    at: DateTime<Utc>,
-    expires: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
-        .bind(to_millis(at))
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(token_hash)
-    .bind(user.0)
-    .bind(to_millis(at))
-    .bind(to_millis(expires))
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn session_user(
-    pool: &SqlitePool,
-    token_hash: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Option<User>, StoreError> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?"
-    );
-    sqlx::query(&sql)
-        .bind(token_hash)
-        .bind(to_millis(now))
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
-}
-
-pub(super) async fn delete_session(pool: &SqlitePool, token_hash: &[u8]) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(token_hash)
-        .execute(pool)
-        .await?;
-    Ok(())
+    #[instrument(skip_all, err)]
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        let query = sqlx::query(
+            "DELETE FROM sessions
+             WHERE token_hash = ?1",
+        );
+        query.bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
 }

@@ -1,14 +1,17 @@
 //! Claiming tasks with leases, and writing fan-out progress.
 
-use std::collections::HashMap;
-
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::SqliteConnection;
+use tracing::instrument;
 
+use super::SqliteStore;
+use crate::fleet::NodeTarget;
 use crate::ids::TaskId;
+use crate::store::claim::{self, WorkTx};
 use crate::store::rows::{self, TASK_COLUMNS, WAITING_USERS};
-use crate::store::{ClaimRequest, ClaimedTask, StoreError, TaskProgress};
-use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskStatus};
+use crate::store::{binds, ClaimRequest, ClaimedTask, StoreResult, TaskProgress, WorkQueue};
+use crate::tasks::NodeFailure;
 use crate::time::to_millis;
 
 /// The statement that picks the tasks a claim takes, oldest first: tasks whose lease ran out
@@ -40,235 +43,205 @@ fn claim_statement(skipped_users: usize) -> String {
     )
 }
 
-pub(super) async fn claim(
-    tx: &mut Transaction<'static, Sqlite>,
-    request: &ClaimRequest,
-) -> Result<Vec<ClaimedTask>, StoreError> {
-    let now = to_millis(request.now);
-    let sql = claim_statement(request.skip_users.len());
-    let mut query = sqlx::query(&sql).bind(now);
-    for user in &request.skip_users {
-        query = query.bind(user.0);
+#[async_trait]
+impl WorkQueue for SqliteStore {
+    #[instrument(level = "debug", skip_all, fields(owner = %request.owner), err)]
+    async fn claim_tasks(&self, request: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
+        let request = request.clone();
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let sql = claim_statement(request.skip_users.len());
+                let mut query = sqlx::query(&sql).bind(to_millis(request.now));
+                for user in &request.skip_users {
+                    query = query.bind(user.0);
+                }
+                query = query.bind(i64::from(request.per_user));
+                for user in &request.skip_users {
+                    query = query.bind(user.0);
+                }
+                let found = query
+                    .bind(i64::from(request.limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let picked = found.iter().map(rows::picked).collect::<StoreResult<_>>()?;
+                claim::claim(tx, picked, &request).await
+            })
+        })
+        .await
     }
-    query = query.bind(i64::from(request.per_user));
-    for user in &request.skip_users {
-        query = query.bind(user.0);
-    }
-    let rows = query
-        .bind(i64::from(request.limit))
-        .fetch_all(&mut **tx)
-        .await?;
 
-    let deadline = request.now + request.task_deadline;
-    let mut node_sets: HashMap<i64, (i64, u32)> = HashMap::new();
-    let mut claimed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut task = rows::task(row)?;
-        let (node_set_id, confirmed) = match task.node_set_id {
-            Some(id) => {
-                let bytes: Option<Vec<u8>> = row.try_get("confirmed")?;
-                (id, NodeBitmap::from_bytes(bytes.unwrap_or_default()))
-            }
-            None => {
-                let (id, total) = match node_sets.get(&task.domain_id) {
-                    Some(frozen) => *frozen,
-                    None => {
-                        let nodes =
-                            super::fleet::nodes_for_domain(&mut **tx, task.domain_id).await?;
-                        let id = super::fleet::freeze_node_set(tx, &nodes, request.now).await?;
-                        let frozen = (id, nodes.len() as u32);
-                        node_sets.insert(task.domain_id, frozen);
-                        frozen
+    #[instrument(level = "debug", skip_all, fields(tasks = progress.len()), err)]
+    async fn record_progress(
+        &self,
+        owner: &str,
+        progress: &[TaskProgress],
+    ) -> StoreResult<Vec<TaskId>> {
+        let (owner, progress) = (owner.to_owned(), progress.to_vec());
+        self.transaction(move |tx| {
+            Box::pin(async move { claim::record_progress(tx, &owner, &progress).await })
+        })
+        .await
+    }
+
+    #[instrument(level = "debug", skip(self, tasks), fields(tasks = tasks.len()), err)]
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        tasks: &[TaskId],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (owner, tasks) = (owner.to_owned(), tasks.to_vec());
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                for chunk in tasks.chunks(500) {
+                    let ids = vec!["?"; chunk.len()].join(", ");
+                    let sql = format!(
+                        "UPDATE tasks SET lease_expires_at = ?
+                         WHERE lease_owner = ? AND id IN ({ids})"
+                    );
+                    let mut query = sqlx::query(&sql).bind(to_millis(until)).bind(&owner);
+                    for id in chunk {
+                        query = query.bind(id.as_str());
                     }
-                };
-                task.node_set_id = Some(id);
-                task.total = total;
-                task.started_at = Some(request.now);
-                (id, NodeBitmap::new(total as usize))
-            }
-        };
-        task.status = TaskStatus::Running;
-        sqlx::query(
-            "UPDATE tasks SET status = 'running', node_set_id = ?, total = ?, confirmed = ?,
-                started_at = COALESCE(started_at, ?), deadline_at = ?, lease_owner = ?, lease_expires_at = ?
-             WHERE id = ?",
-        )
-        .bind(node_set_id)
-        .bind(i64::from(task.total))
-        .bind(confirmed.as_bytes())
-        .bind(now)
-        .bind(to_millis(deadline))
-        .bind(&request.owner)
-        .bind(to_millis(request.lease_until))
-        .bind(task.id.as_str())
-        .execute(&mut **tx)
-        .await?;
-        let failures = if task.failed > 0 {
-            failures_of(&mut **tx, &task.id).await?
-        } else {
-            Vec::new()
-        };
-        claimed.push(ClaimedTask {
-            task,
-            node_set_id,
-            confirmed,
-            failures,
-            deadline,
-        });
+                    query.execute(&mut *tx).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
-    Ok(claimed)
-}
 
-pub(super) async fn failures_of<'e, E>(
-    executor: E,
-    task: &TaskId,
-) -> Result<Vec<NodeFailure>, StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    sqlx::query("SELECT node_index, reason, attempts, detail FROM task_failures WHERE task_id = ? ORDER BY node_index")
-        .bind(task.as_str())
-        .fetch_all(executor)
-        .await?
-        .iter()
-        .map(rows::failure)
-        .collect()
-}
-
-pub(super) async fn record_progress(
-    tx: &mut Transaction<'static, Sqlite>,
-    owner: &str,
-    progress: &[TaskProgress],
-) -> Result<Vec<TaskId>, StoreError> {
-    let mut lost = Vec::new();
-    for update in progress {
-        let result = match update.finished {
-            Some((status, at)) => {
-                sqlx::query(
-                    "UPDATE tasks SET success = ?, failed = ?, confirmed = NULL, status = ?, finished_at = ?,
-                        lease_owner = NULL, lease_expires_at = NULL,
-                        callback_state = CASE WHEN callback_url IS NOT NULL THEN 'pending' END,
-                        callback_next_at = CASE WHEN callback_url IS NOT NULL THEN ? END
-                     WHERE id = ? AND lease_owner = ?",
-                )
-                .bind(i64::from(update.success))
-                .bind(i64::from(update.failed))
-                .bind(status.as_str())
-                .bind(to_millis(at))
-                .bind(to_millis(at))
-                .bind(update.task_id.as_str())
-                .bind(owner)
-                .execute(&mut **tx)
-                .await?
-            }
-            None => {
-                sqlx::query("UPDATE tasks SET success = ?, failed = ?, confirmed = ? WHERE id = ? AND lease_owner = ?")
-                    .bind(i64::from(update.success))
-                    .bind(i64::from(update.failed))
-                    .bind(update.confirmed.as_bytes())
-                    .bind(update.task_id.as_str())
-                    .bind(owner)
-                    .execute(&mut **tx)
-                    .await?
-            }
-        };
-        if result.rows_affected() == 0 {
-            lost.push(update.task_id.clone());
-            continue;
-        }
-        for failure in &update.new_failures {
-            sqlx::query(
-                "INSERT OR REPLACE INTO task_failures (task_id, node_index, reason, attempts, detail)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(update.task_id.as_str())
-            .bind(i64::from(failure.node_index))
-            .bind(failure.reason.as_str())
-            .bind(i64::from(failure.attempts))
-            .bind(&failure.detail)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(lost)
-}
-
-pub(super) async fn renew_leases(
-    tx: &mut Transaction<'static, Sqlite>,
-    owner: &str,
-    tasks: &[TaskId],
-    until: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    for chunk in tasks.chunks(500) {
-        let ids = vec!["?"; chunk.len()].join(", ");
-        let sql = format!(
-            "UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND id IN ({ids})"
+    #[instrument(skip(self), err)]
+    async fn release_leases(&self, owner: &str) -> StoreResult<()> {
+        let query = sqlx::query(
+            "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE lease_owner = ?1",
         );
-        let mut query = sqlx::query(&sql).bind(to_millis(until)).bind(owner);
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        query.execute(&mut **tx).await?;
+        query.bind(owner).execute(&self.writer).await?;
+        Ok(())
     }
-    Ok(())
+
+    #[instrument(skip(self), err)]
+    async fn requeue_failed_nodes(&self, task: &TaskId) -> StoreResult<bool> {
+        let task_id = task.clone();
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let sql = format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks t
+                     WHERE t.id = ?1"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(task_id.as_str())
+                    .fetch_optional(&mut *tx);
+                let Some(row) = row.await? else {
+                    return Ok(false);
+                };
+                let failures = tx.failures_of(&task_id).await?;
+                let Some(requeue) = crate::store::plan::requeue(&rows::task(&row)?, &failures)
+                else {
+                    return Ok(false);
+                };
+                for node_index in &requeue.retried {
+                    let query = sqlx::query(
+                        "DELETE FROM task_failures
+                         WHERE task_id = ?1 AND node_index = ?2",
+                    );
+                    let query = query.bind(task_id.as_str()).bind(i64::from(*node_index));
+                    query.execute(&mut *tx).await?;
+                }
+                let query = sqlx::query(
+                    "UPDATE tasks SET status = 'running', failed = ?1, confirmed = ?2,
+                        finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                        callback_state = NULL, callback_next_at = NULL, callback_attempts = 0
+                     WHERE id = ?3",
+                );
+                let query = query
+                    .bind(requeue.failed)
+                    .bind(requeue.confirmed.as_bytes());
+                query.bind(task_id.as_str()).execute(&mut *tx).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
 }
 
-pub(super) async fn release_leases(pool: &SqlitePool, owner: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?",
-    )
-    .bind(owner)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+#[async_trait]
+impl WorkTx for SqliteConnection {
+    async fn domain_nodes(&mut self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
+        let query = sqlx::query(
+            "SELECT n.id, n.ip, n.port, g.options FROM edge_nodes n
+             JOIN domain_groups dg ON dg.group_id = n.group_id
+             JOIN edge_groups g ON g.id = n.group_id
+             WHERE dg.domain_id = ?1 AND n.enabled = 1
+             ORDER BY n.id",
+        );
+        rows::node_targets(&query.bind(domain_id).fetch_all(self).await?)
+    }
 
-pub(super) async fn requeue_failed_nodes(
-    tx: &mut Transaction<'static, Sqlite>,
-    task_id: &TaskId,
-) -> Result<bool, StoreError> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = ?");
-    let Some(row) = sqlx::query(&sql)
-        .bind(task_id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?
-    else {
-        return Ok(false);
-    };
-    let task = rows::task(&row)?;
-    if task.status != TaskStatus::Failed {
-        return Ok(false);
+    async fn freeze_node_set(
+        &mut self,
+        digest: String,
+        json: String,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let query = sqlx::query_as(
+            "INSERT INTO node_sets (digest, nodes, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (digest) DO UPDATE SET digest = excluded.digest RETURNING id",
+        );
+        let query = query.bind(digest).bind(json).bind(to_millis(at));
+        let (id,): (i64,) = query.fetch_one(self).await?;
+        Ok(id)
     }
-    let failures = failures_of(&mut **tx, task_id).await?;
-    let unsupported = FailureReason::unsupported();
-    let retried: Vec<&NodeFailure> = failures
-        .iter()
-        .filter(|f| f.reason != unsupported)
-        .collect();
-    if retried.is_empty() {
-        return Ok(false);
+
+    async fn mark_claimed(&mut self, task: &ClaimedTask, claim: &ClaimRequest) -> StoreResult<()> {
+        let query = sqlx::query(
+            "UPDATE tasks SET status = 'running', node_set_id = ?1, total = ?2, confirmed = ?3,
+                started_at = COALESCE(started_at, ?4), deadline_at = ?5, lease_owner = ?6,
+                lease_expires_at = ?7
+             WHERE id = ?8",
+        );
+        binds::claimed(query, task, claim).execute(self).await?;
+        Ok(())
     }
-    // Only the failed nodes are asked again: the others confirmed and are never asked twice.
-    let bitmap = crate::store::plan::confirmed_except(task.total, &failures);
-    for failure in &retried {
-        sqlx::query("DELETE FROM task_failures WHERE task_id = ? AND node_index = ?")
-            .bind(task_id.as_str())
-            .bind(i64::from(failure.node_index))
-            .execute(&mut **tx)
+
+    async fn failures_of(&mut self, task: &TaskId) -> StoreResult<Vec<NodeFailure>> {
+        let query = sqlx::query(
+            "SELECT node_index, reason, attempts, detail FROM task_failures
+             WHERE task_id = ?1 ORDER BY node_index",
+        );
+        let found = query.bind(task.as_str()).fetch_all(self).await?;
+        found.iter().map(rows::failure).collect()
+    }
+
+    async fn write_progress(&mut self, owner: &str, update: &TaskProgress) -> StoreResult<bool> {
+        let query = match update.finished {
+            Some(_) => sqlx::query(
+                "UPDATE tasks SET success = ?1, failed = ?2, confirmed = NULL, status = ?3,
+                    finished_at = ?4, lease_owner = NULL, lease_expires_at = NULL,
+                    callback_state = CASE WHEN callback_url IS NOT NULL THEN 'pending' END,
+                    callback_next_at = CASE WHEN callback_url IS NOT NULL THEN ?4 END
+                 WHERE id = ?5 AND lease_owner = ?6",
+            ),
+            None => sqlx::query(
+                "UPDATE tasks SET success = ?1, failed = ?2, confirmed = ?3
+                 WHERE id = ?4 AND lease_owner = ?5",
+            ),
+        };
+        let query = binds::progress(query, update, owner);
+        Ok(query.execute(self).await?.rows_affected() > 0)
+    }
+
+    async fn write_failure(&mut self, task: &TaskId, failure: &NodeFailure) -> StoreResult<()> {
+        let query = sqlx::query(
+            "INSERT OR REPLACE INTO task_failures (task_id, node_index, reason, attempts, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        );
+        binds::failure(query, task.as_str(), failure)
+            .execute(self)
             .await?;
+        Ok(())
     }
-    sqlx::query(
-        "UPDATE tasks SET status = 'running', failed = ?, confirmed = ?, finished_at = NULL,
-            lease_owner = NULL, lease_expires_at = NULL, callback_state = NULL, callback_next_at = NULL,
-            callback_attempts = 0
-         WHERE id = ?",
-    )
-    .bind(i64::from(task.failed) - retried.len() as i64)
-    .bind(bitmap.as_bytes())
-    .bind(task_id.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -1,0 +1,253 @@
+//! The values of the statements both backends share, bound in one order.
+//!
+//! Each backend writes its own SQL (placeholders `?N` or `$N`, numbered as listed here); what
+//! goes into a statement, and in which order, is written once, through the small [`Binds`]
+//! trait (the counterpart of the row decoders' `Columns`).
+
+use chrono::{DateTime, Utc};
+
+use crate::fleet::{NodeLine, Protocol};
+use crate::store::{
+    AuditEntry, AuditFilter, ClaimRequest, ClaimedTask, NewApiKey, NewBatch, StoreResult,
+    TaskProgress, UserUpdate,
+};
+use crate::tasks::NodeFailure;
+use crate::time::to_millis;
+use crate::users::{NewUser, UserId};
+
+/// Typed binding shared by the SQLite and PostgreSQL queries.
+pub(super) trait Binds<'q>: Sized {
+    /// An integer.
+    fn int(self, value: i64) -> Self;
+    /// A nullable integer.
+    fn opt_int(self, value: Option<i64>) -> Self;
+    /// A text.
+    fn text(self, value: &'q str) -> Self;
+    /// A nullable text.
+    fn opt_text(self, value: Option<&'q str>) -> Self;
+    /// A boolean.
+    fn flag(self, value: bool) -> Self;
+    /// A nullable boolean.
+    fn opt_flag(self, value: Option<bool>) -> Self;
+    /// Bytes.
+    fn bytes(self, value: &'q [u8]) -> Self;
+    /// A text made for the statement.
+    fn owned_text(self, value: String) -> Self;
+}
+
+macro_rules! impl_binds {
+    ($query:ty, $($generic:ident)?) => {
+        impl<'q, $($generic)?> Binds<'q> for $query {
+            fn int(self, value: i64) -> Self {
+                self.bind(value)
+            }
+            fn opt_int(self, value: Option<i64>) -> Self {
+                self.bind(value)
+            }
+            fn text(self, value: &'q str) -> Self {
+                self.bind(value)
+            }
+            fn opt_text(self, value: Option<&'q str>) -> Self {
+                self.bind(value)
+            }
+            fn flag(self, value: bool) -> Self {
+                self.bind(value)
+            }
+            fn opt_flag(self, value: Option<bool>) -> Self {
+                self.bind(value)
+            }
+            fn bytes(self, value: &'q [u8]) -> Self {
+                self.bind(value)
+            }
+            fn owned_text(self, value: String) -> Self {
+                self.bind(value)
+            }
+        }
+    };
+}
+
+/// Statements of a backend: plain, and decoded into tuples.
+macro_rules! impl_binds_for {
+    ($db:ty) => {
+        impl_binds!(sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,);
+        impl_binds!(
+            sqlx::query::QueryAs<'q, $db, O, <$db as sqlx::Database>::Arguments<'q>>,
+            O
+        );
+    };
+}
+
+impl_binds_for!(sqlx::Sqlite);
+impl_binds_for!(sqlx::Postgres);
+
+/// 1 username, 2 role, 3 password hash, 4 created at.
+pub(super) fn new_user<'q, Q: Binds<'q>>(query: Q, user: &'q NewUser, at: DateTime<Utc>) -> Q {
+    query
+        .text(&user.username)
+        .text(user.role.as_str())
+        .opt_text(user.password_hash.as_deref())
+        .int(to_millis(at))
+}
+
+/// 1 role, 2 enabled, 3 may purge, 4 password hash, 5 time zone, 6 whether the quota changes,
+/// 7–10 the URL, prefix, regex and batch quotas, 11 the user.
+pub(super) fn user_update<'q, Q: Binds<'q>>(query: Q, id: UserId, update: &'q UserUpdate) -> Q {
+    let quota = update.quota.unwrap_or_default();
+    query
+        .opt_text(update.role.map(|r| r.as_str()))
+        .opt_flag(update.enabled)
+        .opt_flag(update.can_purge)
+        .opt_text(update.password_hash.as_deref())
+        .opt_text(update.time_zone.as_deref())
+        .flag(update.quota.is_some())
+        .opt_int(quota.url.map(i64::from))
+        .opt_int(quota.prefix.map(i64::from))
+        .opt_int(quota.regex.map(i64::from))
+        .opt_int(quota.batch.map(i64::from))
+        .int(id.0)
+}
+
+/// 1 token hash, 2 user, 3 created at, 4 expiry.
+pub(super) fn new_session<'q, Q: Binds<'q>>(
+    query: Q,
+    token_hash: &'q [u8],
+    user: UserId,
+    at: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Q {
+    query
+        .bytes(token_hash)
+        .int(user.0)
+        .int(to_millis(at))
+        .int(to_millis(expires))
+}
+
+/// 1 user, 2 public id, 3 label, 4 key hash, 5 sealed key, 6 created at.
+pub(super) fn new_key<'q, Q: Binds<'q>>(query: Q, key: &'q NewApiKey) -> Q {
+    query
+        .int(key.user_id.0)
+        .text(&key.public_id)
+        .text(&key.label)
+        .bytes(&key.key_hash)
+        .bytes(&key.key_sealed)
+        .int(to_millis(key.created_at))
+}
+
+/// 1 name, 2 protocol name, 3 protocol options, 4 created at.
+pub(super) fn group<'q, Q: Binds<'q>>(
+    query: Q,
+    name: &'q str,
+    protocol: &Protocol,
+    at: DateTime<Utc>,
+) -> StoreResult<Q> {
+    let options = super::rows::protocol_json(protocol)?;
+    Ok(query
+        .text(name)
+        .text(protocol.name())
+        .owned_text(options)
+        .int(to_millis(at)))
+}
+
+/// 1 group, 2 address, 3 port, 4 enabled, 5 created at.
+pub(super) fn node<'q, Q: Binds<'q>>(query: Q, group: i64, line: &NodeLine, at: i64) -> Q {
+    query
+        .int(group)
+        .owned_text(line.ip.to_string())
+        .int(i64::from(line.port))
+        .flag(line.enabled)
+        .int(at)
+}
+
+/// 1 id, 2 user, 3 key, 4 source, 5 idempotency key, 6 callback URL, 7 created at.
+pub(super) fn new_batch<'q, Q: Binds<'q>>(query: Q, batch: &'q NewBatch) -> Q {
+    query
+        .text(batch.id.as_str())
+        .int(batch.user_id.0)
+        .opt_int(batch.api_key_id)
+        .text(batch.source)
+        .opt_text(batch.idempotency_key.as_deref())
+        .opt_text(batch.callback_url.as_deref())
+        .int(to_millis(batch.created_at))
+}
+
+/// 1 at, 2 actor id, 3 actor, 4 action, 5 subject, 6 detail.
+pub(super) fn audit_entry<'q, Q: Binds<'q>>(query: Q, entry: &'q AuditEntry) -> Q {
+    query
+        .int(to_millis(entry.at))
+        .opt_int(entry.actor_id.map(|id| id.0))
+        .text(&entry.actor)
+        .text(&entry.action)
+        .text(&entry.subject)
+        .owned_text(entry.detail.to_string())
+}
+
+/// 1 actor, 2 action prefix, 3 below this id, 4 page size.
+pub(super) fn audit_filter<'q, Q: Binds<'q>>(query: Q, filter: &'q AuditFilter) -> Q {
+    query
+        .opt_text(filter.actor.as_deref())
+        .opt_text(filter.action_prefix.as_deref())
+        .opt_int(filter.before_id)
+        .int(i64::from(filter.limit.clamp(1, 1000)))
+}
+
+/// Progress of a task still running: 1 success, 2 failed, 3 confirmed, 4 task, 5 lease owner.
+/// Of a finished one: 1 success, 2 failed, 3 status, 4 finished at, 5 task, 6 lease owner.
+pub(super) fn progress<'q, Q: Binds<'q>>(query: Q, update: &'q TaskProgress, owner: &'q str) -> Q {
+    let query = query
+        .int(i64::from(update.success))
+        .int(i64::from(update.failed));
+    let query = match update.finished {
+        Some((status, at)) => query.text(status.as_str()).int(to_millis(at)),
+        None => query.bytes(update.confirmed.as_bytes()),
+    };
+    query.text(update.task_id.as_str()).text(owner)
+}
+
+/// 1 task, 2 node, 3 reason, 4 attempts, 5 detail.
+pub(super) fn failure<'q, Q: Binds<'q>>(query: Q, task: &'q str, failure: &'q NodeFailure) -> Q {
+    query
+        .text(task)
+        .int(i64::from(failure.node_index))
+        .text(failure.reason.as_str())
+        .int(i64::from(failure.attempts))
+        .text(&failure.detail)
+}
+
+/// 1 node set, 2 total, 3 confirmed, 4 started at, 5 deadline, 6 lease owner, 7 lease end,
+/// 8 task.
+pub(super) fn claimed<'q, Q: Binds<'q>>(
+    query: Q,
+    claimed: &'q ClaimedTask,
+    request: &'q ClaimRequest,
+) -> Q {
+    query
+        .int(claimed.node_set_id)
+        .int(i64::from(claimed.task.total))
+        .bytes(claimed.confirmed.as_bytes())
+        .int(to_millis(request.now))
+        .int(to_millis(claimed.deadline))
+        .text(&request.owner)
+        .int(to_millis(request.lease_until))
+        .text(claimed.task.id.as_str())
+}
+
+/// Runs a statement that links or unlinks a domain and a user or group (1 domain, 2 the other).
+pub(super) async fn link<'q, DB, E>(
+    executor: E,
+    sql: &'q str,
+    domain_id: i64,
+    other: i64,
+) -> StoreResult<()>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'q, Database = DB>,
+    <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>: Binds<'q>,
+{
+    let query = sqlx::query::<DB>(sql).int(domain_id).int(other);
+    let linked = query.execute(executor).await;
+    linked.map_err(super::rows::missing(format!(
+        "domain {domain_id} or {other}"
+    )))?;
+    Ok(())
+}
