@@ -73,9 +73,9 @@ release_build() {
 step "release build (scripts/build.sh)" release_build
 
 step "cargo fmt --check" cargo fmt --all --check
-step "clippy (server side)" cargo clippy --locked -p engine -p server -p app --features app/ssr --all-targets -- -D warnings
+step "clippy (server side)" cargo clippy --locked -p engine -p server -p app -p purger-fuzz --features app/ssr --all-targets -- -D warnings
 step "clippy (wasm32 side)" cargo clippy --locked -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
-step "cargo nextest (engine, server, app)" cargo nextest run --locked -p engine -p server -p app --features app/ssr --no-fail-fast
+step "cargo nextest (engine, server, app, fuzz seeds)" cargo nextest run --locked -p engine -p server -p app -p purger-fuzz --features app/ssr --no-fail-fast
 # Smoke runs of the long hardening commands (docs/reliability.md has the full runs' figures).
 step "load smoke (purger load, 50 clients, 10 s)" target/release/purger load --clients 50 --seconds 10 --min-accepted-per-sec 50
 # Every bench figure on a small fleet, wrk included: the command works; the figures are not judged.
@@ -89,8 +89,6 @@ bench_smoke() {
   esac
 }
 step "bench smoke (purger bench, 50 edges)" bench_smoke
-fuzz_smoke() { PURGER_FUZZ_PROFILE=dev scripts/fuzz.sh 20; }
-step "fuzz smoke (scripts/fuzz.sh, 20 s per target, dev build)" fuzz_smoke
 e2e() { (cd "$root/end2end" && npx playwright test); }
 step "playwright end-to-end (headless Chromium)" e2e
 
