@@ -580,23 +580,30 @@ impl Engine {
     }
 
     /// Changes the password of the session's user: every other session of theirs ends, and this
-    /// one goes on under the new token returned (`None` when `current` is wrong).
+    /// one goes on under the new token returned (`None` when `current` is wrong). Wrong current
+    /// passwords count against `client` as failed sign-ins do.
     pub async fn change_password(
         &self,
         token: &str,
         current: &str,
         new_password: &str,
+        client: std::net::IpAddr,
     ) -> Result<Option<String>, EngineError> {
         let Some(user) = self.session_user(token).await? else {
             return Ok(None);
+        };
+        let Ok(attempt) = self.inner.login_throttle.begin(client, &user.username) else {
+            return Err(EngineError::Invalid(SignInFailure::Throttled.to_string()));
         };
         if self
             .verify_password_of(&user.username, current)
             .await?
             .is_none()
         {
+            attempt.failed();
             return Ok(None);
         }
+        attempt.succeeded();
         self.update_user(
             &Actor::user(&user),
             user.id,
@@ -1155,7 +1162,7 @@ impl Engine {
 
     /// Checks lines of one kind as the dashboard validates them while the user types: at most the
     /// user's per-request number of lines, parsed on the CPU pool, and no more lines per second
-    /// per session than [`CHECK_LINES_PER_SECOND`]. `Err(wait)` when the session must wait.
+    /// per session than 200 (after a burst of 1000). `Err(wait)` when the session must wait.
     pub async fn check_targets(
         &self,
         session_token: &str,

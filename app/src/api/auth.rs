@@ -81,7 +81,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
     let engine = super::context::engine()?;
     let token = super::context::session_token().ok_or(AppError::Unauthorized)?;
     let token = engine
-        .change_password(&token, &current, &new_password)
+        .change_password(&token, &current, &new_password, super::context::client_ip())
         .await?
         .ok_or_else(|| AppError::Invalid("the current password is wrong".into()))?;
     set_session_cookie(&token, &engine)
