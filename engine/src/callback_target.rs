@@ -5,9 +5,15 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
+/// The longest callback URL accepted, in characters (as long as a target may be).
+pub const MAX_CALLBACK_URL_CHARS: usize = 2000;
+
 /// Why a callback URL is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackUrlError {
+    /// Longer than [`MAX_CALLBACK_URL_CHARS`].
+    #[error("callback_url is longer than {MAX_CALLBACK_URL_CHARS} characters")]
+    TooLong,
     /// Not an absolute http(s) URL with a host.
     #[error("callback_url must be an absolute http(s) URL")]
     NotHttp,
@@ -51,6 +57,9 @@ impl CallbackPolicy {
         &self,
         url: &str,
     ) -> Result<(url::Url, Vec<SocketAddr>), CallbackUrlError> {
+        if url.chars().count() > MAX_CALLBACK_URL_CHARS {
+            return Err(CallbackUrlError::TooLong);
+        }
         let parsed = url::Url::parse(url).map_err(|_| CallbackUrlError::NotHttp)?;
         if !matches!(parsed.scheme(), "http" | "https")
             || !parsed.username().is_empty()
@@ -106,14 +115,25 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
+            // IPv4-compatible `::a.b.c.d` (deprecated; some stacks still route it to a.b.c.d).
+            let ipv4_compatible = segments[..6].iter().all(|&s| s == 0);
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || ipv4_compatible
                 || (first & 0xfe00) == 0xfc00
+                // Link-local fe80::/10 and the deprecated site-local fec0::/10.
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+                || (first & 0xffc0) == 0xfec0
+                || first == 0x2001 && segments[1] == 0x0db8
+                // NAT64: 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (both in 64:ff9b::/32).
+                || first == 0x0064 && segments[1] == 0xff9b
+                // 6to4 2002::/16 embeds an IPv4 address of any kind.
+                || first == 0x2002
+                // Discard-only 100::/64.
+                || segments[..4] == [0x0100, 0, 0, 0])
         }
     }
 }
@@ -140,6 +160,15 @@ mod tests {
             "::ffff:127.0.0.1",
             "::",
             "192.0.0.170",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "fec0::1",
+            "feff::1",
+            "100::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} must not be public");
         }
@@ -180,6 +209,11 @@ mod tests {
         assert_eq!(
             policy.resolve("http://u:p@example.com/").await.unwrap_err(),
             CallbackUrlError::NotHttp
+        );
+        let long = format!("http://example.com/{}", "a".repeat(MAX_CALLBACK_URL_CHARS));
+        assert_eq!(
+            policy.resolve(&long).await.unwrap_err(),
+            CallbackUrlError::TooLong
         );
         let open = CallbackPolicy::new(&["127.0.0.0/8".into()]).unwrap();
         assert!(open.resolve("http://127.0.0.1:9/cb").await.is_ok());

@@ -31,6 +31,8 @@ pub struct EngineConfig {
     pub instance_name: Option<String>,
     /// How long a dashboard session lasts, in hours.
     pub session_hours: u32,
+    /// Unrevoked API keys one user may hold.
+    pub max_keys_per_user: u32,
 }
 
 impl Default for EngineConfig {
@@ -45,6 +47,7 @@ impl Default for EngineConfig {
             retention_days: 30,
             instance_name: None,
             session_hours: 12,
+            max_keys_per_user: 20,
         }
     }
 }

@@ -8,12 +8,14 @@ use tokio::task::JoinHandle;
 
 use crate::callback_target::CallbackPolicy;
 use crate::config::EngineConfig;
+use crate::cpu::CpuPool;
 use crate::error::EngineError;
 use crate::fanout::{self, client::EdgeClient, ProgressEvent, Scheduler};
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, Protocol};
 use crate::ids::{BatchId, TaskId};
 use crate::keys::{generate_public_id, lookup_hash, ApiKeySecret, KeyError, MasterKey};
-use crate::passwords::{hash_password, verify_password, MIN_PASSWORD_LEN};
+use crate::passwords::{hash_password, VerifierMemory, MIN_PASSWORD_LEN};
+use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::report::{SeedQueryBody, TaskReport};
 use crate::store::{
     self, ApiKeyInfo, AuditEntry, AuditFilter, DomainInfo, GroupWithNodes, NewApiKey, Store,
@@ -23,7 +25,7 @@ use crate::submit::{self, QuotaSnapshot, Submission, SubmitError, SubmitOutcome}
 use crate::target::DomainName;
 use crate::tasks::{TaskRecord, TaskStatus};
 use crate::time::{QuotaDay, Zone};
-use crate::users::{valid_username, NewUser, QuotaOverrides, Role, User, UserId};
+use crate::users::{valid_username, NewUser, QuotaOverrides, Role, User, UserId, MAX_USERNAME_LEN};
 
 /// Who does something, for the audit log.
 #[derive(Clone, Debug)]
@@ -71,12 +73,21 @@ pub enum AuthFailure {
 /// Why a sign-in was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignInFailure {
+    /// Longer than any user name can be: refused before anything is looked up or counted.
+    #[error("user name too long")]
+    NameTooLong,
     /// Unknown user, wrong password, or disabled user (not told apart).
     #[error("wrong user name or password")]
     BadCredentials,
-    /// Too many failures for this user name recently.
+    /// Too many failures from this address for this user name recently.
     #[error("too many failed sign-ins; try again in 15 minutes")]
     Throttled,
+    /// Too many failures from this address recently, whatever the names.
+    #[error("too many failed sign-ins from your address; try again later")]
+    AddressThrottled,
+    /// Every password check slot is taken: try again in a moment.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
 }
 
 /// Result of importing node lines.
@@ -107,7 +118,18 @@ struct Inner {
     owner: String,
     login_throttle: crate::sessions::LoginThrottle,
     health: crate::fanout::health::HealthBook,
+    cpu: CpuPool,
+    password_memory: Arc<VerifierMemory>,
+    /// Lines the dashboard may check per session (regex compilation is not free).
+    check_budget: RateLimiter<Vec<u8>>,
+    /// The user whose sessions, role or enabled flag just changed (open event streams re-check).
+    account_changes: broadcast::Sender<UserId>,
 }
+
+/// Lines per second the dashboard's inline validation may check per session.
+const CHECK_LINES_PER_SECOND: f64 = 200.0;
+/// Lines it may check at once before that rate applies.
+const CHECK_LINES_BURST: f64 = 1000.0;
 
 /// The background workers of an engine; stop them with [`Workers::shutdown`].
 pub struct Workers {
@@ -135,6 +157,7 @@ impl Workers {
 impl Engine {
     /// Opens the database at `database_url`, applies pending migrations and loads the master key.
     pub async fn open(database_url: &str, config: EngineConfig) -> Result<Self, EngineError> {
+        crate::data_files::create_private_sqlite_file(database_url)?;
         let store = store::open(database_url).await?;
         store.migrate().await?;
         let engine = Self::with_store(store, config)?;
@@ -174,6 +197,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(default_instance_name);
         let (events, _) = broadcast::channel(4096);
+        let (account_changes, _) = broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -186,6 +210,13 @@ impl Engine {
                 owner,
                 login_throttle: Default::default(),
                 health: Default::default(),
+                cpu: CpuPool::per_core(),
+                password_memory: Default::default(),
+                check_budget: RateLimiter::new(RateLimitConfig {
+                    per_second: CHECK_LINES_PER_SECOND,
+                    burst: CHECK_LINES_BURST,
+                }),
+                account_changes,
             }),
         })
     }
@@ -315,11 +346,14 @@ impl Engine {
         password: Option<&str>,
     ) -> Result<User, EngineError> {
         if !valid_username(username) {
-            return Err(EngineError::Invalid(
-                "a user name is 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
-            ));
+            return Err(EngineError::Invalid(format!(
+                "a user name is 1 to {MAX_USERNAME_LEN} letters, digits, '.', '_', '-' or '@'"
+            )));
         }
-        let password_hash = password.map(checked_password_hash).transpose()?;
+        let password_hash = match password {
+            Some(password) => Some(self.checked_password_hash(password).await?),
+            None => None,
+        };
         let user = self
             .inner
             .store
@@ -369,7 +403,7 @@ impl Engine {
             Zone::parse(zone).map_err(|e| EngineError::Invalid(e.to_string()))?;
         }
         if let Some(password) = password {
-            update.password_hash = Some(checked_password_hash(password)?);
+            update.password_hash = Some(self.checked_password_hash(password).await?);
         }
         let user = self
             .inner
@@ -387,6 +421,9 @@ impl Engine {
         });
         self.audit(actor, "user.update", &user.username, detail)
             .await?;
+        // Open event streams of the user re-check their session (a new password ends the
+        // sessions opened with the old one, see `session_user`).
+        let _ = self.inner.account_changes.send(user.id);
         Ok(user)
     }
 
@@ -415,55 +452,176 @@ impl Engine {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, EngineError> {
-        let Some((user, Some(hash))) = self.inner.store.user_with_password(username).await? else {
+        Ok(self
+            .verify_password_of(username, password)
+            .await?
+            .map(|(user, _)| user))
+    }
+
+    /// The enabled user and their password hash, if `password` is theirs. The argon2 check runs
+    /// on the CPU pool, never on an async worker.
+    async fn verify_password_of(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<(User, String)>, EngineError> {
+        let found = self.inner.store.user_with_password(username).await?;
+        let password = password.to_owned();
+        let memory = Arc::clone(&self.inner.password_memory);
+        let Some((user, Some(hash))) = found else {
             // Spend the same time as a real check, so that timing does not reveal user names.
-            let _ = verify_password(password, dummy_hash());
+            self.inner
+                .cpu
+                .run(move || memory.verify(&password, dummy_hash()))
+                .await?;
             return Ok(None);
         };
-        Ok((verify_password(password, &hash) && user.enabled).then_some(user))
+        let checked = hash.clone();
+        let matches = self
+            .inner
+            .cpu
+            .run(move || memory.verify(&password, &checked))
+            .await?;
+        Ok((matches && user.enabled).then_some((user, hash)))
+    }
+
+    /// Hashes a new password on the CPU pool, after checking its length.
+    async fn checked_password_hash(&self, password: &str) -> Result<String, EngineError> {
+        if password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(EngineError::Invalid(format!(
+                "a password has at least {MIN_PASSWORD_LEN} characters"
+            )));
+        }
+        let password = password.to_owned();
+        Ok(self.inner.cpu.run(move || hash_password(&password)).await?)
     }
 
     // --- dashboard sessions ---
 
-    /// Signs a user in: a session token for the cookie, or why not.
+    /// Signs a user in from `client`: a session token for the cookie, or why not.
+    ///
+    /// Guesses are counted per (client, name) and per client before the password is checked,
+    /// so that concurrent guesses cannot pass the limit together (see [`crate::sessions`]).
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
+        client: std::net::IpAddr,
     ) -> Result<Result<(User, String), SignInFailure>, EngineError> {
-        let throttle = &self.inner.login_throttle;
-        if !throttle.allows(username) {
-            return Ok(Err(SignInFailure::Throttled));
+        if username.len() > MAX_USERNAME_LEN {
+            return Ok(Err(SignInFailure::NameTooLong));
         }
-        let Some(user) = self.authenticate_password(username, password).await? else {
-            throttle.failed(username);
-            return Ok(Err(SignInFailure::BadCredentials));
+        let attempt = match self.inner.login_throttle.begin(client, username) {
+            Ok(attempt) => attempt,
+            Err(crate::sessions::Throttled::Pair) => return Ok(Err(SignInFailure::Throttled)),
+            Err(crate::sessions::Throttled::Address) => {
+                return Ok(Err(SignInFailure::AddressThrottled))
+            }
         };
-        throttle.succeeded(username);
-        let token = crate::sessions::new_token();
+        let (user, hash) = match self.verify_password_of(username, password).await {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                attempt.failed();
+                return Ok(Err(SignInFailure::BadCredentials));
+            }
+            Err(EngineError::Busy(_)) => return Ok(Err(SignInFailure::Busy)),
+            Err(error) => return Err(error),
+        };
+        attempt.succeeded();
+        let token = self.open_session(user.id, &hash).await?;
+        Ok(Ok((user, token)))
+    }
+
+    async fn open_session(&self, user: UserId, password_hash: &str) -> Result<String, EngineError> {
+        let token = crate::sessions::new_token(&crate::sessions::password_stamp(password_hash));
         let now = Utc::now();
         let expires =
             now + chrono::Duration::hours(i64::from(self.inner.config.session_hours.max(1)));
         self.inner
             .store
-            .create_session(&lookup_hash(&token), user.id, now, expires)
+            .create_session(&lookup_hash(&token), user, now, expires)
             .await?;
-        Ok(Ok((user, token)))
+        Ok(token)
     }
 
-    /// The enabled user of a session token.
+    /// The enabled user of a session token, while their password is the one it was opened with.
     pub async fn session_user(&self, token: &str) -> Result<Option<User>, EngineError> {
-        let user = self
+        let Some(stamp) = crate::sessions::token_stamp(token) else {
+            return Ok(None);
+        };
+        let Some(user) = self
             .inner
             .store
             .session_user(&lookup_hash(token), Utc::now())
-            .await?;
-        Ok(user.filter(|user| user.enabled))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let current = self.inner.store.user_with_password(&user.username).await?;
+        let Some((user, Some(hash))) = current else {
+            return Ok(None);
+        };
+        if crate::sessions::password_stamp(&hash) != stamp {
+            self.inner.store.delete_session(&lookup_hash(token)).await?;
+            return Ok(None);
+        }
+        Ok(user.enabled.then_some(user))
     }
 
     /// Ends a session.
     pub async fn sign_out(&self, token: &str) -> Result<(), EngineError> {
-        Ok(self.inner.store.delete_session(&lookup_hash(token)).await?)
+        let hash = lookup_hash(token);
+        let user = self.inner.store.session_user(&hash, Utc::now()).await?;
+        self.inner.store.delete_session(&hash).await?;
+        if let Some(user) = user {
+            let _ = self.inner.account_changes.send(user.id);
+        }
+        Ok(())
+    }
+
+    /// Changes the password of the session's user: every other session of theirs ends, and this
+    /// one goes on under the new token returned (`None` when `current` is wrong). Wrong current
+    /// passwords count against `client` as failed sign-ins do.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new_password: &str,
+        client: std::net::IpAddr,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(user) = self.session_user(token).await? else {
+            return Ok(None);
+        };
+        let Ok(attempt) = self.inner.login_throttle.begin(client, &user.username) else {
+            return Err(EngineError::Invalid(SignInFailure::Throttled.to_string()));
+        };
+        if self
+            .verify_password_of(&user.username, current)
+            .await?
+            .is_none()
+        {
+            attempt.failed();
+            return Ok(None);
+        }
+        attempt.succeeded();
+        self.update_user(
+            &Actor::user(&user),
+            user.id,
+            UserUpdate::default(),
+            Some(new_password),
+        )
+        .await?;
+        self.inner.store.delete_session(&lookup_hash(token)).await?;
+        let Some((_, Some(hash))) = self.inner.store.user_with_password(&user.username).await?
+        else {
+            return Err(EngineError::NotFound(format!("user {}", user.username)));
+        };
+        Ok(Some(self.open_session(user.id, &hash).await?))
+    }
+
+    /// Users whose sessions, role or enabled flag changed on this instance, as they change.
+    pub fn account_changes(&self) -> broadcast::Receiver<UserId> {
+        self.inner.account_changes.subscribe()
     }
 
     // --- API keys ---
@@ -512,6 +670,21 @@ impl Engine {
             .user_by_id(user)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("user {}", user.0)))?;
+        let cap = self.inner.config.max_keys_per_user;
+        let live = self
+            .inner
+            .store
+            .list_api_keys(user)
+            .await?
+            .iter()
+            .filter(|key| key.revoked_at.is_none())
+            .count();
+        if live >= cap as usize {
+            return Err(EngineError::Invalid(format!(
+                "{} already holds {live} live API keys (the most is {cap}); revoke one first",
+                owner.username
+            )));
+        }
         let info = self
             .inner
             .store
@@ -887,7 +1060,20 @@ impl Engine {
         let domains = self.inner.store.domains_of_user(user.id).await?;
         let limits = user.quota.resolve(&self.inner.config.quota);
         let day = QuotaDay::containing(now, self.time_zone());
-        let mut prepared = submit::prepare(user, &submission, &domains, limits, &day, now)?;
+        // Compiling up to 500 regexes takes a while: not on an async worker.
+        let mut prepared = if submission
+            .targets
+            .iter()
+            .any(|(kind, _)| *kind == crate::target::TargetKind::Regex)
+        {
+            let (owner, zone_day, known) = (user.clone(), day, domains.clone());
+            self.inner
+                .cpu
+                .run(move || submit::prepare(&owner, &submission, &known, limits, &zone_day, now))
+                .await??
+        } else {
+            submit::prepare(user, &submission, &domains, limits, &day, now)?
+        };
         let used = self.inner.store.quota_used(user.id, &day.key()).await?;
         if prepared.batch.tasks.is_empty() {
             count_verdicts(submission_source, &prepared.verdicts);
@@ -911,8 +1097,8 @@ impl Engine {
                     .into_iter()
                     .map(|task| submit::TargetVerdict {
                         kind: task.kind,
+                        result: Ok(submit::AcceptedTask::existing(&task)),
                         target: task.target,
-                        result: Ok(task.id),
                     })
                     .collect();
                 Ok(SubmitOutcome {
@@ -941,7 +1127,7 @@ impl Engine {
                     verdicts: vec![submit::TargetVerdict {
                         kind: task.kind,
                         target: task.target.clone(),
-                        result: Ok(task.id.clone()),
+                        result: Ok(submit::AcceptedTask::existing(&task)),
                     }],
                     quota: QuotaSnapshot {
                         day,
@@ -972,6 +1158,40 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// Checks lines of one kind as the dashboard validates them while the user types: at most the
+    /// user's per-request number of lines, parsed on the CPU pool, and no more lines per second
+    /// per session than 200 (after a burst of 1000). `Err(wait)` when the session must wait.
+    pub async fn check_targets(
+        &self,
+        session_token: &str,
+        user: &User,
+        kind: crate::target::TargetKind,
+        text: &str,
+    ) -> Result<Result<Vec<submit::LineCheck>, std::time::Duration>, EngineError> {
+        let limit = user.quota.resolve(&self.inner.config.quota).batch as usize;
+        let lines: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .take(limit)
+            .map(str::to_owned)
+            .collect();
+        if let Err(wait) = self
+            .inner
+            .check_budget
+            .take(lookup_hash(session_token), lines.len() as f64)
+        {
+            return Ok(Err(wait));
+        }
+        let domains = self.inner.store.domains_of_user(user.id).await?;
+        let checks = self
+            .inner
+            .cpu
+            .run(move || submit::check_lines(kind, lines, &domains))
+            .await?;
+        Ok(Ok(checks))
     }
 
     /// A task, if `viewer` may see it (`None` sees every task: admins and the CLI).
@@ -1150,15 +1370,6 @@ pub struct QueueDepth {
     pub created: u64,
     /// `running` tasks.
     pub running: u64,
-}
-
-fn checked_password_hash(password: &str) -> Result<String, EngineError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(EngineError::Invalid(format!(
-            "a password has at least {MIN_PASSWORD_LEN} characters"
-        )));
-    }
-    Ok(hash_password(password))
 }
 
 fn default_instance_name() -> String {

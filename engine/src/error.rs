@@ -21,13 +21,17 @@ pub enum EngineError {
     /// The thing asked for does not exist (or is not the caller's).
     #[error("{0} not found")]
     NotFound(String),
+    /// Every CPU slot is taken (password checks, regex compilation): try again in a moment.
+    #[error(transparent)]
+    Busy(#[from] crate::cpu::Busy),
 }
 
 impl EngineError {
     /// Whether the database is busy or unreachable for now (retry later), see
     /// [`StoreError::is_unavailable`].
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, EngineError::Store(error) if error.is_unavailable())
+        matches!(self, EngineError::Busy(_))
+            || matches!(self, EngineError::Store(error) if error.is_unavailable())
     }
 
     /// Whether the error is the caller's input rather than the service failing.

@@ -6,6 +6,8 @@
 pub mod callback_target;
 pub mod callbacks;
 pub mod config;
+pub mod cpu;
+mod data_files;
 pub mod error;
 pub mod fanout;
 pub mod fleet;
@@ -13,6 +15,7 @@ pub mod ids;
 pub mod keys;
 pub mod passwords;
 pub mod quota;
+pub mod rate_limit;
 pub mod report;
 pub mod seed004;
 pub mod sessions;

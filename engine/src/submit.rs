@@ -9,6 +9,7 @@ use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
 use crate::store::{AuditEntry, BatchWrite, NewBatch, NewTask, StoreError, StoreRefusal};
 use crate::target::{DomainName, Target, TargetKind};
+use crate::tasks::{TaskRecord, TaskStatus};
 use crate::time::QuotaDay;
 use crate::users::{QuotaLimits, User};
 
@@ -81,6 +82,9 @@ pub enum SubmitError {
     /// The seed-000 `taskId` was used before for another target.
     #[error("taskId {0} was already used for another uri")]
     ClientTaskConflict(String),
+    /// Every CPU slot is taken (regex compilation): try again in a moment.
+    #[error(transparent)]
+    Busy(#[from] crate::cpu::Busy),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,6 +104,38 @@ pub enum Refusal {
     OverQuota,
 }
 
+/// The task a target became: what an answer needs without reading the task again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AcceptedTask {
+    /// The task.
+    pub id: TaskId,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// `created` for a task this submission made; the stored status for one it found (a
+    /// repeated seed-000 `taskId` or v1 idempotency key).
+    pub status: TaskStatus,
+}
+
+impl AcceptedTask {
+    /// A task this submission creates now.
+    fn new(id: TaskId, created_at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            created_at,
+            status: TaskStatus::Created,
+        }
+    }
+
+    /// A task stored earlier, as it stands.
+    pub(crate) fn existing(task: &TaskRecord) -> Self {
+        Self {
+            id: task.id.clone(),
+            created_at: task.created_at,
+            status: task.status,
+        }
+    }
+}
+
 /// What happened to one target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TargetVerdict {
@@ -107,8 +143,8 @@ pub struct TargetVerdict {
     pub kind: TargetKind,
     /// The target as sent (trimmed).
     pub target: String,
-    /// The task created for it, or why it was refused.
-    pub result: Result<TaskId, Refusal>,
+    /// The task created (or found) for it, or why it was refused.
+    pub result: Result<AcceptedTask, Refusal>,
 }
 
 /// The quota as it stands after a submission.
@@ -147,8 +183,43 @@ pub struct SubmitOutcome {
 impl SubmitOutcome {
     /// The accepted task ids.
     pub fn accepted(&self) -> impl Iterator<Item = &TaskId> {
-        self.verdicts.iter().filter_map(|v| v.result.as_ref().ok())
+        self.verdicts
+            .iter()
+            .filter_map(|v| v.result.as_ref().ok().map(|task| &task.id))
     }
+}
+
+/// The dashboard's inline verdict on one line: the domain it is on, or why it is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineCheck {
+    /// The line, trimmed.
+    pub target: String,
+    /// The domain that serves it, or a message.
+    pub result: Result<DomainName, String>,
+}
+
+/// Parses `lines` as targets of `kind` and finds each one's domain among `domains`.
+pub fn check_lines(
+    kind: TargetKind,
+    lines: Vec<String>,
+    domains: &[(i64, DomainName)],
+) -> Vec<LineCheck> {
+    lines
+        .into_iter()
+        .map(|line| {
+            let result = match Target::parse(kind, &line) {
+                Err(error) => Err(error.to_string()),
+                Ok(target) => domain_for(domains, target.host())
+                    .and_then(|id| domains.iter().find(|(domain_id, _)| *domain_id == id))
+                    .map(|(_, domain)| domain.clone())
+                    .ok_or_else(|| format!("{} is not one of your domains", target.host())),
+            };
+            LineCheck {
+                target: line,
+                result,
+            }
+        })
+        .collect()
 }
 
 /// Merges identical targets (same kind and trimmed text), keeping the first occurrence.
@@ -232,7 +303,7 @@ pub(crate) fn prepare(
                         target: text.clone(),
                         domain_id,
                     });
-                    Ok(id)
+                    Ok(AcceptedTask::new(id, now))
                 }
             },
         };

@@ -140,9 +140,12 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
+/// The longest user name, in bytes (they are ASCII).
+pub const MAX_USERNAME_LEN: usize = 64;
+
 /// A user name is 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
 pub fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=MAX_USERNAME_LEN).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))

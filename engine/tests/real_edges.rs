@@ -211,3 +211,96 @@ async fn refused_and_silent_nodes_fail_with_their_reasons_while_healthy_ones_con
     assert_ne!(after, before);
     workers.shutdown().await;
 }
+
+/// An engine whose developer `dev` purges through the one Varnish on `port`, workers running.
+async fn one_varnish(port: u16) -> (TestEngine, engine::users::User, engine::Workers) {
+    let t = test_engine(Backend::Sqlite).await;
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            HOST,
+            Protocol::Varnish,
+            &[([127, 0, 0, 1], port).into()],
+        )
+        .await;
+    let workers = t.engine.start_workers();
+    (t, user, workers)
+}
+
+/// Sends `method path` straight to an edge (as Purger would), with the test host.
+async fn ask(port: u16, method: &str, path: &str, header: Option<(&str, &str)>) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let mut request = client
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            format!("http://127.0.0.1:{port}{path}"),
+        )
+        .header("Host", HOST);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("the edge answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn varnish_answers_404_not_in_cache_and_that_purge_is_a_success() {
+    let origin = start_origin().await;
+    let varnish = start_varnish(origin.addr).await;
+    // The shipped VCL answers like the classic `vcl_miss` example many edges run.
+    assert_eq!(
+        ask(varnish.port, "PURGE", "/nothing.png", None).await.0,
+        404
+    );
+    cache(varnish.port, "/cached.png").await;
+    assert_eq!(ask(varnish.port, "PURGE", "/cached.png", None).await.0, 200);
+
+    let (t, user, workers) = one_varnish(varnish.port).await;
+    let report = t
+        .purge_and_wait(
+            &user,
+            TargetKind::Url,
+            "http://www.example.com/never-cached.js",
+        )
+        .await;
+    assert_eq!(report.task.status, TaskStatus::Success, "{report:?}");
+    assert_eq!((report.task.total, report.task.success), (1, 1));
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ban_varnish_cannot_parse_fails_the_node_instead_of_banning_nothing() {
+    let origin = start_origin().await;
+    let varnish = start_varnish(origin.addr).await;
+    let kept = cache(varnish.port, "/a b/x.txt").await;
+    let (status, _) = ask(
+        varnish.port,
+        "BAN",
+        "/",
+        Some((engine::fanout::protocol::BAN_HEADER, "^(?:/a b/.*)")),
+    )
+    .await;
+    assert_eq!(status, 400, "the VCL says the expression did not parse");
+
+    let (t, user, workers) = one_varnish(varnish.port).await;
+    let report = t
+        .purge_and_wait(&user, TargetKind::Regex, "http://www.example.com/a b/.*")
+        .await;
+    assert_eq!(report.task.status, TaskStatus::Failed, "{report:?}");
+    assert_eq!(
+        report.failed_status.keys().collect::<Vec<_>>(),
+        vec!["400"],
+        "{report:?}"
+    );
+    // A 404 to a BAN stays a failure (the edge does not know the method or the route).
+    assert_eq!(
+        engine::fanout::protocol::classify_status(&Protocol::Varnish, "BAN", 404),
+        engine::fanout::protocol::StatusVerdict::Fail(engine::tasks::FailureReason::status(404))
+    );
+    assert_eq!(fetch(varnish.port, HOST, "/a%20b/x.txt").await.1, kept);
+    workers.shutdown().await;
+}

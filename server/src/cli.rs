@@ -63,6 +63,9 @@ pub enum Command {
     Bench(crate::tools::bench::BenchArgs),
     /// Load-test the APIs with many concurrent clients while fan-outs run; fails when a check fails.
     Load(crate::tools::load::LoadArgs),
+    /// Flood the dashboard's sign-in with wrong passwords from several loopback addresses;
+    /// fails when the server's memory grows or `/healthz` slows beyond the bounds.
+    SignInFlood(crate::tools::sign_in_flood::FloodArgs),
 }
 
 /// Options of `purger serve`.
@@ -182,8 +185,10 @@ pub enum QuotaCommand {
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
-    if matches!(cli.command, Some(Command::Bench(_) | Command::Load(_)))
-        && config.log.filter.is_none()
+    if matches!(
+        cli.command,
+        Some(Command::Bench(_) | Command::Load(_) | Command::SignInFlood(_))
+    ) && config.log.filter.is_none()
     {
         // The bench prints figures; per-request log lines would drown them (and slow it down).
         config.log.filter = Some("warn".into());
@@ -227,6 +232,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => {
             crate::tools::bench::run(args, cli.json).await?;
+            Ok(())
+        }
+        Command::SignInFlood(args) => {
+            crate::tools::sign_in_flood::run(args, cli.json).await?;
             Ok(())
         }
         command => {
@@ -352,7 +361,11 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
                 json!({ "user": updated.username, "limits": limits }),
             )
         }
-        Command::Serve(_) | Command::EdgeSim(_) | Command::Bench(_) | Command::Load(_) => {
+        Command::Serve(_)
+        | Command::EdgeSim(_)
+        | Command::Bench(_)
+        | Command::Load(_)
+        | Command::SignInFlood(_) => {
             bail!("not a management command")
         }
     }

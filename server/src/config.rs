@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use engine::EngineConfig;
 
-use crate::rate_limit::RateLimitConfig;
+use engine::rate_limit::RateLimitConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,14 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Logging.
     pub log: LogConfig,
+    /// The address people and clients reach this service at, such as
+    /// `https://purger.example.com` (`PURGER_PUBLIC_URL`); decides the `secure_cookies` default.
+    pub public_url: Option<String>,
+    /// `Secure` session cookies with the `__Host-` prefix (`PURGER_SECURE_COOKIES`); on by
+    /// default when `public_url` is https.
+    pub secure_cookies: Option<bool>,
+    /// The HTTP server: timeouts and the connection cap.
+    pub server: ServerConfig,
     /// The HTTP APIs.
     pub api: ApiConfig,
     /// Run the fan-out workers in this instance (`false`: serve the APIs and dashboard only).
@@ -42,6 +50,9 @@ pub struct ApiConfig {
     pub date_skew_secs: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client (sign-in throttling counts per
+    /// client address); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -50,6 +61,30 @@ impl Default for ApiConfig {
             rate_limit: RateLimitConfig::default(),
             date_skew_secs: 15 * 60,
             max_body_bytes: 1 << 20,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Limits of the HTTP server, so that slow or idle clients cannot hold it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Open connections at most; further clients wait in the listen queue.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (idle keep-alive connections included).
+    pub header_read_timeout_secs: u64,
+    /// Time from a request's headers to the start of its answer, reading the body included
+    /// (408 after; the event stream is not cut, only its start is timed).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -84,6 +119,9 @@ impl Default for Config {
             database_url: None,
             site_root: PathBuf::from("target/site"),
             log: LogConfig::default(),
+            public_url: None,
+            secure_cookies: None,
+            server: ServerConfig::default(),
             api: ApiConfig::default(),
             workers: true,
             engine: EngineConfig::default(),
@@ -113,6 +151,15 @@ impl Config {
             )
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// Whether session cookies are `Secure` (and `__Host-` prefixed).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| {
+            self.public_url
+                .as_deref()
+                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+        })
     }
 
     /// The database URL in force.
@@ -164,6 +211,19 @@ mod tests {
             assert_eq!(config.engine.time_zone.as_str(), "Asia/Tokyo");
             Ok(())
         });
+    }
+
+    #[test]
+    fn cookies_are_secure_by_default_behind_an_https_public_url() {
+        let mut config = Config::default();
+        assert!(!config.secure_cookies());
+        config.public_url = Some("https://purger.example.com".into());
+        assert!(config.secure_cookies());
+        config.secure_cookies = Some(false);
+        assert!(!config.secure_cookies(), "the setting wins");
+        config.public_url = Some("http://10.0.0.5:3000".into());
+        config.secure_cookies = None;
+        assert!(!config.secure_cookies());
     }
 
     #[test]

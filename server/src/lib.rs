@@ -3,8 +3,8 @@
 pub mod cli;
 pub mod config;
 pub mod middleware;
-pub mod rate_limit;
 pub mod routes;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

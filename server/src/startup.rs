@@ -12,11 +12,11 @@ use tokio::net::TcpListener;
 
 use axum::routing::any;
 
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::middleware;
-use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::state::AppState;
+use engine::rate_limit::RateLimiter;
 
 /// A bound, ready-to-run Purger server.
 pub struct Application {
@@ -24,6 +24,7 @@ pub struct Application {
     router: Router,
     engine: Engine,
     workers: Workers,
+    server: ServerConfig,
 }
 
 impl Application {
@@ -43,7 +44,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let router = router(&config, addr, engine.clone());
+        let router = router(&config, addr, engine.clone())?;
         let workers = if config.workers {
             engine.start_workers()
         } else {
@@ -54,6 +55,7 @@ impl Application {
             router,
             engine,
             workers,
+            server: config.server,
         })
     }
 
@@ -81,17 +83,14 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(url = %format!("http://{}", self.local_addr()), "Purger is listening");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await
-            .context("serving HTTP");
+        crate::serve::serve(self.listener, self.router, &self.server, stop).await;
         self.workers.shutdown().await;
-        served
+        Ok(())
     }
 }
 
 /// The whole HTTP surface: probes, APIs, the dashboard and its static files.
-fn router(config: &Config, addr: SocketAddr, engine: Engine) -> Router {
+fn router(config: &Config, addr: SocketAddr, engine: Engine) -> anyhow::Result<Router> {
     let leptos_options = LeptosOptions::builder()
         .output_name("purger")
         .site_root(config.site_root.to_string_lossy().into_owned())
@@ -103,7 +102,13 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> Router {
         leptos_options: leptos_options.clone(),
         rate_limiter: Arc::new(RateLimiter::new(config.api.rate_limit.clone())),
         api: Arc::new(config.api.clone()),
+        cookies: app::api::context::CookiePolicy {
+            secure: config.secure_cookies(),
+        },
     };
+    let cookies = state.cookies;
+    let trusted = middleware::client_ip::TrustedProxies::parse(&config.api.trusted_proxies)
+        .map_err(anyhow::Error::msg)?;
     let routes = generate_route_list(app::App);
     let router = Router::new()
         .merge(routes::health::router())
@@ -116,14 +121,21 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(engine.clone()),
+            move || {
+                provide_context(engine.clone());
+                provide_context(cookies);
+            },
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
         .with_state(state);
-    middleware::apply(router)
+    Ok(middleware::apply(
+        router,
+        Arc::new(trusted),
+        std::time::Duration::from_secs(config.server.request_timeout_secs.max(1)),
+    ))
 }
 
 async fn shutdown_signal() {

@@ -7,7 +7,7 @@ use engine::Engine;
 use leptos::prelude::LeptosOptions;
 
 use crate::config::ApiConfig;
-use crate::rate_limit::RateLimiter;
+use engine::rate_limit::RateLimiter;
 
 /// The router's state.
 #[derive(Clone, FromRef)]
@@ -20,4 +20,6 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// API settings.
     pub api: Arc<ApiConfig>,
+    /// How the session cookie is named and set.
+    pub cookies: app::api::context::CookiePolicy,
 }

@@ -8,48 +8,54 @@ use crate::models::SessionUser;
 /// Checks the password and sets the session cookie (the page then loads the overview).
 #[server]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    use http::header::SET_COOKIE;
-    use http::HeaderValue;
+    use engine::SignInFailure;
 
-    use super::context::{engine, SESSION_COOKIE};
+    use super::context::{client_ip, engine};
 
     let engine = engine()?;
     let (user, token) = engine
-        .sign_in(username.trim(), &password)
+        .sign_in(username.trim(), &password, client_ip())
         .await?
-        .map_err(|failure| AppError::Invalid(failure.to_string()))?;
+        .map_err(|failure| match failure {
+            SignInFailure::Throttled | SignInFailure::AddressThrottled => {
+                AppError::RateLimited(failure.to_string())
+            }
+            SignInFailure::Busy => AppError::Busy,
+            SignInFailure::NameTooLong | SignInFailure::BadCredentials => {
+                AppError::Invalid(failure.to_string())
+            }
+        })?;
+    set_session_cookie(&token, &engine)?;
+    tracing::info!(user = %user.username, "signed in");
+    Ok(())
+}
+
+/// Sets the session cookie for `token` on the response.
+#[cfg(feature = "ssr")]
+fn set_session_cookie(token: &str, engine: &engine::Engine) -> Result<(), AppError> {
     let max_age = i64::from(engine.config().session_hours.max(1)) * 3600;
-    let cookie =
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    let cookie = super::context::cookie_policy().set_cookie(token, max_age);
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
-        SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+        http::header::SET_COOKIE,
+        http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
     );
-    tracing::info!(user = %user.username, "signed in");
     Ok(())
 }
 
 /// Ends the session and clears the cookie.
 #[server]
 pub async fn sign_out() -> Result<(), AppError> {
-    use http::header::SET_COOKIE;
-    use http::HeaderValue;
-
-    use super::context::{engine, session_token, SESSION_COOKIE};
+    use super::context::{cookie_policy, engine, session_token};
 
     if let Some(token) = session_token() {
         engine()?.sign_out(&token).await?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let cookie = cookie_policy().set_cookie("", 0);
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
-        SET_COOKIE,
-        HeaderValue::from_static("purger_session=; Path=/; Max-Age=0"),
-    );
-    response.append_header(
-        SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+        http::header::SET_COOKIE,
+        http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
     );
     leptos_axum::redirect("/login");
     Ok(())
@@ -69,25 +75,14 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     }
 }
 
-/// Changes the signed-in user's password.
+/// Changes the signed-in user's password; their other sessions end, this one goes on.
 #[server]
 pub async fn change_password(current: String, new_password: String) -> Result<(), AppError> {
     let engine = super::context::engine()?;
-    let user = super::context::user().await?;
-    if engine
-        .authenticate_password(&user.username, &current)
+    let token = super::context::session_token().ok_or(AppError::Unauthorized)?;
+    let token = engine
+        .change_password(&token, &current, &new_password, super::context::client_ip())
         .await?
-        .is_none()
-    {
-        return Err(AppError::Invalid("the current password is wrong".into()));
-    }
-    engine
-        .update_user(
-            &engine::Actor::user(&user),
-            user.id,
-            Default::default(),
-            Some(&new_password),
-        )
-        .await?;
-    Ok(())
+        .ok_or_else(|| AppError::Invalid("the current password is wrong".into()))?;
+    set_session_cookie(&token, &engine)
 }

@@ -19,6 +19,12 @@ pub enum AppError {
     /// The input is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// Too many attempts for now; the message says when to try again.
+    #[error("{0}")]
+    RateLimited(String),
+    /// The server is busy: try again in a moment.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     /// The service failed; details are in the server log.
     #[error("something went wrong on the server")]
     Internal,
@@ -42,6 +48,7 @@ impl From<engine::EngineError> for AppError {
         match error {
             EngineError::Invalid(message) => AppError::Invalid(message),
             EngineError::NotFound(what) => AppError::NotFound(what),
+            EngineError::Busy(_) => AppError::Busy,
             ref e if e.is_client_error() => AppError::Invalid(e.to_string()),
             other => {
                 tracing::error!(error = %other, "server function failed");

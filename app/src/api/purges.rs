@@ -5,49 +5,42 @@ use leptos::prelude::*;
 use super::error::AppError;
 use crate::models::{LineVerdict, QuotaSummary, SubmitResult};
 
-/// Validates lines as the user types: which line is invalid and why, which domain it hits.
+/// Validates lines as the user types: which line is invalid and why, which domain it hits (at
+/// most a request's worth of lines, rate-limited per session).
 #[server]
 pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict>, AppError> {
-    use engine::target::{Target, TargetKind};
+    use engine::target::TargetKind;
 
     let engine = super::context::engine()?;
-
     let user = super::context::user().await?;
+    let token = super::context::session_token().ok_or(AppError::Unauthorized)?;
     let kind = TargetKind::parse(&kind).ok_or_else(|| AppError::Invalid("unknown kind".into()))?;
-    let domains: Vec<(i64, engine::target::DomainName)> = engine
-        .domains_of_user(user.id)
+    let checks = engine
+        .check_targets(&token, &user, kind, &text)
         .await?
+        .map_err(|wait| {
+            AppError::RateLimited(format!(
+                "checking too fast; try again in {} s",
+                wait.as_secs() + 1
+            ))
+        })?;
+    Ok(checks
         .into_iter()
-        .enumerate()
-        .map(|(i, d)| (i as i64, d))
-        .collect();
-    let verdicts = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .take(1000)
-        .map(|line| {
-            let (ok, message) = match Target::parse(kind, line) {
-                Err(error) => (false, error.to_string()),
-                Ok(target) => match engine::submit::domain_for(&domains, target.host()) {
-                    Some(index) => (true, format!("on {}", domains[index as usize].1)),
-                    None => (
-                        false,
-                        format!("{} is not one of your domains", target.host()),
-                    ),
-                },
+        .map(|check| {
+            let (ok, message) = match check.result {
+                Ok(domain) => (true, format!("on {domain}")),
+                Err(message) => (false, message),
             };
             LineVerdict {
                 kind: kind.as_str().into(),
-                target: line.into(),
+                target: check.target,
                 ok,
                 code: None,
                 message,
                 task_id: None,
             }
         })
-        .collect();
-    Ok(verdicts)
+        .collect())
 }
 
 /// Submits the three boxes (one target per line); a verdict per line.
@@ -86,6 +79,7 @@ pub async fn submit_purge(
         .await
         .map_err(|error| match error {
             SubmitError::Store(error) => AppError::from(engine::EngineError::from(error)),
+            SubmitError::Busy(_) => AppError::Busy,
             other => AppError::Invalid(other.to_string()),
         })?;
     let verdicts = outcome
@@ -93,7 +87,7 @@ pub async fn submit_purge(
         .into_iter()
         .map(|verdict| {
             let (ok, code, message, task_id) = match verdict.result {
-                Ok(task) => (true, None, "accepted".to_owned(), Some(task.to_string())),
+                Ok(task) => (true, None, "accepted".to_owned(), Some(task.id.to_string())),
                 Err(refusal) => {
                     let (code, message) = match refusal {
                         Refusal::Invalid(reason) => ("invalid_target", reason),

@@ -67,7 +67,7 @@ impl EdgeClient {
                 let status = response.status().as_u16();
                 // Read the (small) body so the connection goes back to the pool.
                 let _ = response.bytes().await;
-                match classify_status(&node.protocol, status) {
+                match classify_status(&node.protocol, request.method.as_str(), status) {
                     StatusVerdict::Success => NodeOutcome::Confirmed,
                     StatusVerdict::Retry(reason) => failed(reason, true, format!("HTTP {status}")),
                     StatusVerdict::Fail(reason) => failed(reason, false, format!("HTTP {status}")),

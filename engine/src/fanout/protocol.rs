@@ -56,34 +56,158 @@ pub fn build_request(target: &Target, protocol: &Protocol) -> Option<EdgeRequest
 }
 
 fn custom_request(template: &CustomTemplate, target: &Target, host: &str) -> Option<EdgeRequest> {
-    let (path, pattern) = match target {
-        Target::Url(url) => (
-            url.path_and_query().to_owned(),
-            regex::escape(url.path_and_query()),
-        ),
-        Target::Prefix(prefix) if template.supports_patterns => {
-            (prefix.path().to_owned(), prefix.edge_pattern())
+    let values = match target {
+        Target::Url(url) => {
+            let full = url.path_and_query();
+            let (path, query) = match full.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (full, None),
+            };
+            Placeholders {
+                path_full: full,
+                path,
+                path_encoded: true,
+                url_query: query,
+                pattern: regex::escape(full),
+                host,
+            }
         }
-        Target::Regex(regex) if template.supports_patterns => {
-            (regex.path_regex().to_owned(), regex.edge_pattern())
-        }
+        Target::Prefix(prefix) if template.supports_patterns => Placeholders {
+            path_full: prefix.path(),
+            path: prefix.path(),
+            path_encoded: true,
+            url_query: None,
+            pattern: prefix.edge_pattern(),
+            host,
+        },
+        Target::Regex(regex) if template.supports_patterns => Placeholders {
+            path_full: regex.path_regex(),
+            path: regex.path_regex(),
+            path_encoded: false,
+            url_query: None,
+            pattern: regex.edge_pattern(),
+            host,
+        },
         _ => return None,
     };
-    let fill = |text: &str| {
-        text.replace("{path}", &path)
-            .replace("{pattern}", &pattern)
-            .replace("{host}", host)
-    };
+    let headers = template
+        .headers
+        .iter()
+        .map(|(name, value)| Some((name.clone(), fill(value, &values, Position::Header)?)))
+        .collect::<Option<Vec<_>>>()?;
     Some(EdgeRequest {
         method: template.method.clone(),
-        path: fill(&template.path),
+        path: fill_request_target(&template.path, &values)?,
         host: host.to_owned(),
-        headers: template
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), fill(value)))
-            .collect(),
+        headers,
     })
+}
+
+/// The values a custom template's placeholders stand for.
+struct Placeholders<'a> {
+    /// `{path}` in a query or a header: a URL's path and query, or a prefix or path regex.
+    path_full: &'a str,
+    /// `{path}` in the path: without a URL's query.
+    path: &'a str,
+    /// Whether `path` is a URL path (already percent-encoded) rather than regex text.
+    path_encoded: bool,
+    /// A URL target's query.
+    url_query: Option<&'a str>,
+    pattern: String,
+    host: &'a str,
+}
+
+/// Where a placeholder stands in the request, which decides how its value is encoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Before the template's first `?`.
+    Path,
+    /// After it: the value becomes one query value, whatever it contains.
+    Query,
+    /// A header value.
+    Header,
+}
+
+/// Fills the request-target template: before its first `?` as a path, after it as a query. A
+/// URL's own query follows `{path}` only where `{path}` ends a template without a query (it then
+/// gives a request without parameters its only ones); elsewhere such a target is not expressible.
+fn fill_request_target(template: &str, values: &Placeholders) -> Option<String> {
+    let (path, query) = match template.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (template, None),
+    };
+    let mut out = fill(path, values, Position::Path)?;
+    if let (Some(url_query), true) = (values.url_query, path.contains("{path}")) {
+        if query.is_some() || !path.ends_with("{path}") || path.matches("{path}").count() > 1 {
+            return None;
+        }
+        out.push('?');
+        out.push_str(url_query);
+    }
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&fill(query, values, Position::Query)?);
+    }
+    Some(out)
+}
+
+/// Replaces each `{path}`, `{pattern}` and `{host}` of `text` with its value encoded for
+/// `position` (other braces stay); `None` when a value cannot stand there safely.
+fn fill(text: &str, values: &Placeholders, position: Position) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let name = ["{path}", "{pattern}", "{host}"]
+            .into_iter()
+            .find(|name| rest.starts_with(name));
+        let Some(name) = name else {
+            out.push('{');
+            rest = &rest[1..];
+            continue;
+        };
+        out.push_str(&encode(name, values, position)?);
+        rest = &rest[name.len()..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn encode(name: &str, values: &Placeholders, position: Position) -> Option<String> {
+    let value = match (name, position) {
+        ("{path}", Position::Path) => values.path,
+        ("{path}", _) => values.path_full,
+        ("{pattern}", _) => &values.pattern,
+        _ => values.host,
+    };
+    match position {
+        // A URL path is percent-encoded already: kept as is, so that the edge decodes it to the
+        // object's path. Regex text, patterns and hosts are encoded whole.
+        Position::Path if name == "{path}" && values.path_encoded => value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#'))
+            .then(|| value.to_owned()),
+        Position::Path | Position::Query => Some(percent_encode(value)),
+        // Visible ASCII and spaces only: no line break can start another header.
+        Position::Header => value
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic())
+            .then(|| value.to_owned()),
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// What an HTTP status from a node means.
@@ -97,10 +221,14 @@ pub enum StatusVerdict {
     Fail(FailureReason),
 }
 
-/// Classifies a node's answer by the protocol's success codes.
-pub fn classify_status(protocol: &Protocol, status: u16) -> StatusVerdict {
+/// Classifies a node's answer to a `method` request by the protocol's success codes.
+///
+/// A 404 to a purge means the node holds nothing to purge (many Varnish configurations answer
+/// `404 Not in cache`, as ngx_cache_purge, Squid and ATS do): success. A 404 to a `BAN` is not:
+/// a ban is never "not cached", so it says the edge does not know the method or the route.
+pub fn classify_status(protocol: &Protocol, method: &str, status: u16) -> StatusVerdict {
     let not_cached_is_success = match protocol {
-        Protocol::Varnish => false,
+        Protocol::Varnish => method != "BAN",
         Protocol::Nginx { .. } | Protocol::Squid | Protocol::Ats => true,
         Protocol::Custom(template) => template.success_statuses.contains(&404),
     };
@@ -200,27 +328,84 @@ mod tests {
         .is_some());
     }
 
-    #[test]
-    fn custom_templates_fill_path_pattern_and_host() {
-        let template = CustomTemplate {
+    fn custom(path: &str, header: &str) -> Protocol {
+        Protocol::Custom(CustomTemplate {
             method: "POST".into(),
-            path: "/purge?host={host}&path={path}".into(),
-            headers: BTreeMap::from([("X-Pattern".to_owned(), "{pattern}".to_owned())]),
+            path: path.into(),
+            headers: BTreeMap::from([("X-Purge".to_owned(), header.to_owned())]),
             supports_patterns: true,
             success_statuses: vec![404],
-        };
-        let protocol = Protocol::Custom(template);
+        })
+    }
+
+    #[test]
+    fn custom_templates_fill_path_pattern_and_host() {
+        let protocol = custom("/purge?host={host}&path={path}", "{pattern}");
         let request = build_request(
             &target(TargetKind::Regex, "http://www.a.com/a/.*"),
             &protocol,
         )
         .unwrap();
-        assert_eq!(request.path, "/purge?host=www.a.com&path=/a/.*");
+        assert_eq!(request.path, "/purge?host=www.a.com&path=/a/.%2A");
         assert_eq!(
             request.headers,
-            vec![("X-Pattern".to_owned(), "^(?:/a/.*)".to_owned())]
+            vec![("X-Purge".to_owned(), "^(?:/a/.*)".to_owned())]
         );
-        assert_eq!(classify_status(&protocol, 404), StatusVerdict::Success);
+        assert_eq!(
+            classify_status(&protocol, "POST", 404),
+            StatusVerdict::Success
+        );
+        let mirror = custom("/purge{path}", "{path}");
+        let request = build_request(
+            &target(TargetKind::Url, "http://www.a.com/caf%C3%A9.png?v=1"),
+            &mirror,
+        )
+        .unwrap();
+        assert_eq!(request.path, "/purge/caf%C3%A9.png?v=1");
+        assert_eq!(request.headers[0].1, "/caf%C3%A9.png?v=1");
+    }
+
+    #[test]
+    fn custom_placeholders_cannot_inject_parameters_or_headers() {
+        let protocol = custom("/purge?host={host}&path={path}", "{path}");
+        let request = build_request(
+            &target(
+                TargetKind::Url,
+                "http://mine.example/x?a=1&host=victim.example",
+            ),
+            &protocol,
+        )
+        .unwrap();
+        assert_eq!(
+            request.path,
+            "/purge?host=mine.example&path=/x%3Fa%3D1%26host%3Dvictim.example"
+        );
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(request.path.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(
+            query,
+            vec![
+                ("host".to_owned(), "mine.example".to_owned()),
+                ("path".to_owned(), "/x?a=1&host=victim.example".to_owned()),
+            ]
+        );
+        // A URL's query in the path position is only safe where it ends a template without one.
+        let query_target = target(TargetKind::Url, "http://mine.example/x?host=victim.example");
+        for template in ["/purge{path}?host={host}", "/purge{path}/{host}"] {
+            assert_eq!(
+                build_request(&query_target, &custom(template, "x")),
+                None,
+                "{template}"
+            );
+        }
+        // Regex text in the path is encoded whole; in a header it must be one clean line.
+        let regex = target(TargetKind::Regex, "http://mine.example/a b/(x|y)?#");
+        let request = build_request(&regex, &custom("/ban/{path}", "x")).unwrap();
+        assert_eq!(request.path, "/ban//a%20b/%28x%7Cy%29%3F%23");
+        let request = build_request(&regex, &custom("/ban", "{pattern}")).unwrap();
+        assert_eq!(request.headers[0].1, "^(?:/a b/(x|y)?#)");
     }
 
     #[test]
@@ -228,26 +413,41 @@ mod tests {
         let nginx = Protocol::Nginx {
             prefix_wildcard: false,
         };
-        assert_eq!(classify_status(&nginx, 404), StatusVerdict::Success);
         assert_eq!(
-            classify_status(&Protocol::Varnish, 404),
-            StatusVerdict::Fail(FailureReason::status(404))
-        );
-        assert_eq!(
-            classify_status(&Protocol::Varnish, 200),
+            classify_status(&nginx, "PURGE", 404),
             StatusVerdict::Success
         );
         assert_eq!(
-            classify_status(&Protocol::Varnish, 503),
+            classify_status(&Protocol::Varnish, "BAN", 404),
+            StatusVerdict::Fail(FailureReason::status(404))
+        );
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "BAN", 200),
+            StatusVerdict::Success
+        );
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "PURGE", 503),
             StatusVerdict::Retry(FailureReason::status(503))
         );
         assert_eq!(
-            classify_status(&Protocol::Squid, 403),
+            classify_status(&Protocol::Squid, "PURGE", 403),
             StatusVerdict::Fail(FailureReason::status(403))
         );
         assert_eq!(
-            classify_status(&Protocol::Ats, 429),
+            classify_status(&Protocol::Ats, "PURGE", 429),
             StatusVerdict::Retry(FailureReason::status(429))
+        );
+    }
+
+    #[test]
+    fn a_varnish_404_to_purge_is_not_cached_but_to_ban_a_failure() {
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "PURGE", 404),
+            StatusVerdict::Success
+        );
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "BAN", 404),
+            StatusVerdict::Fail(FailureReason::status(404))
         );
     }
 }

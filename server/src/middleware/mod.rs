@@ -1,6 +1,7 @@
 //! Cross-cutting HTTP layers: request ids, access spans with secrets redacted, security headers,
 //! request limits and the statuses of server function errors.
 
+pub mod client_ip;
 mod limits;
 mod server_fns;
 
@@ -16,18 +17,34 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Query parameters whose values never reach the logs.
 const SECRET_PARAMS: [&str; 3] = ["api_key", "password", "token"];
 
-/// `path?query` with the values of secret parameters replaced by `[redacted]`.
+/// `path?query` with the values of secret parameters replaced by `[redacted]`. Names are
+/// compared as the server reads them, percent-decoded (`api%5Fkey` is `api_key`); a pair whose
+/// name does not decode to text is hidden too.
 pub fn redact_uri(uri: &axum::http::Uri) -> String {
     let Some(query) = uri.query() else {
         return uri.path().to_owned();
     };
     let redacted: Vec<String> = query
         .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) => {
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let decoded: Option<String> = url::form_urlencoded::parse(name.as_bytes())
+                .next()
+                .map(|(decoded, _)| decoded.into_owned());
+            let secret = match &decoded {
+                Some(decoded) => {
+                    decoded.contains('\u{fffd}')
+                        || SECRET_PARAMS
+                            .iter()
+                            .any(|s| decoded.eq_ignore_ascii_case(s))
+                }
+                None => false,
+            };
+            if secret && pair.contains('=') {
                 format!("{name}=[redacted]")
+            } else {
+                pair.to_owned()
             }
-            _ => pair.to_owned(),
         })
         .collect();
     format!("{}?{}", uri.path(), redacted.join("&"))
@@ -53,9 +70,10 @@ impl<B> MakeSpan<B> for RedactedSpan {
     }
 }
 
-/// Refuses state-changing requests that carry the session cookie but come from another site:
-/// their `Origin` (or, without one, `Referer`) must be this server. Together with the
-/// `SameSite=Strict` cookie this stops cross-site request forgery on server functions.
+/// Refuses state-changing requests from another site: with the session cookie their `Origin`
+/// (or, without one, `Referer`) must be this server; to a server function (sign-in included:
+/// login CSRF) without the cookie, an `Origin` or `Referer` that browsers send must be this
+/// server too. Together with the `SameSite=Strict` cookie this stops cross-site request forgery.
 pub async fn same_origin_writes(
     request: Request<axum::body::Body>,
     next: axum::middleware::Next,
@@ -68,8 +86,10 @@ pub async fn same_origin_writes(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let headers = request.headers();
-    let has_session = app::api::context::session_token_from(headers).is_some();
-    if writes && has_session {
+    let has_session = app::api::context::has_session_cookie(headers);
+    let browser_write_to_dashboard = server_fns::is_server_fn(request.uri().path())
+        && (headers.contains_key("origin") || headers.contains_key("referer"));
+    if writes && (has_session || browser_write_to_dashboard) {
         let host = headers
             .get("host")
             .and_then(|v| v.to_str().ok())
@@ -97,7 +117,11 @@ pub async fn same_origin_writes(
 }
 
 /// Adds the layers to `router`, outermost last.
-pub fn apply<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+pub fn apply<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    trusted_proxies: std::sync::Arc<client_ip::TrustedProxies>,
+    request_timeout: std::time::Duration,
+) -> axum::Router<S> {
     router
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
@@ -120,6 +144,16 @@ pub fn apply<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum:
         .layer(axum::middleware::from_fn(server_fns::statuses))
         .layer(axum::middleware::from_fn(same_origin_writes))
         .layer(axum::middleware::from_fn(limits::header_size))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            client_ip::client_ip,
+        ))
+        // Headers to the start of the answer, reading the body included; a slow client cannot
+        // hold a worker longer. (The header read has its own deadline, in `serve`.)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -148,5 +182,17 @@ mod tests {
         assert!(!logged.contains("SECRET"));
         let uri: axum::http::Uri = "/healthz".parse().unwrap();
         assert_eq!(redact_uri(&uri), "/healthz");
+    }
+
+    #[test]
+    fn percent_encoded_secret_names_are_redacted_too() {
+        let uri: axum::http::Uri = "/api/q?uri=x&api%5Fkey=SECRET&%61pi_key=S2&API%5fKEY=S3&t=%FF"
+            .parse()
+            .unwrap();
+        let logged = redact_uri(&uri);
+        assert_eq!(
+            logged,
+            "/api/q?uri=x&api%5Fkey=[redacted]&%61pi_key=[redacted]&API%5fKEY=[redacted]&t=%FF"
+        );
     }
 }

@@ -25,6 +25,11 @@ static PATHS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Whether `path` is a server function's.
+pub fn is_server_fn(path: &str) -> bool {
+    PATHS.contains(path)
+}
+
 /// The status an error of a server function stands for.
 fn status_of(error: &AppError) -> StatusCode {
     match error {
@@ -33,6 +38,8 @@ fn status_of(error: &AppError) -> StatusCode {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         // Transport: the arguments could not be read, so the function never ran.
         AppError::Invalid(_) | AppError::Transport(_) => StatusCode::BAD_REQUEST,
+        AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -47,11 +54,21 @@ pub async fn statuses(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+    let too_large = || {
         let error = AppError::Invalid(format!("the request is larger than {MAX_BODY_BYTES} bytes"));
-        return (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response();
+        (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response()
+    };
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return too_large();
     }
-    let response = next.run(request).await;
+    // A chunked body declares no length: read it here, up to the limit, before the function does.
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES as usize).await else {
+        return too_large();
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
@@ -84,5 +101,10 @@ mod tests {
             status_of(&AppError::Internal),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        assert_eq!(
+            status_of(&AppError::RateLimited("x".into())),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(status_of(&AppError::Busy), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

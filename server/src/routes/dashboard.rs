@@ -24,11 +24,16 @@ pub fn router() -> Router<AppState> {
         .route("/export/tasks.csv", get(export))
 }
 
-async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<User, Response> {
+/// How often an open event stream checks that its session still stands, besides when this
+/// instance changes the user (another instance may have ended the session).
+const SESSION_RECHECK: Duration = Duration::from_secs(15);
+
+async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<(User, String), Response> {
     let unauthorized = || (StatusCode::UNAUTHORIZED, "sign in first").into_response();
-    let token = app::api::context::session_token_from(headers).ok_or_else(unauthorized)?;
+    let token =
+        app::api::context::session_token_from(headers, state.cookies).ok_or_else(unauthorized)?;
     match state.engine.session_user(&token).await {
-        Ok(Some(user)) => Ok(user),
+        Ok(Some(user)) => Ok((user, token)),
         Ok(None) => Err(unauthorized()),
         Err(error) => {
             tracing::error!(%error, "reading a session failed");
@@ -37,27 +42,81 @@ async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<User, Res
     }
 }
 
-/// Progress of the user's tasks (every task for admins) as they are written.
+/// An open event stream: what it listens to, and the session it was opened with.
+struct Watch {
+    events: tokio::sync::broadcast::Receiver<engine::fanout::ProgressEvent>,
+    changes: tokio::sync::broadcast::Receiver<engine::users::UserId>,
+    recheck: tokio::time::Interval,
+    state: AppState,
+    token: String,
+    user: User,
+}
+
+impl Watch {
+    /// Whether the session still stands for the same user with the same role.
+    async fn still_valid(&self) -> bool {
+        match self.state.engine.session_user(&self.token).await {
+            Ok(Some(user)) => user.role == self.user.role,
+            Ok(None) => false,
+            // The database is unavailable for now: keep the stream, check again later.
+            Err(_) => true,
+        }
+    }
+
+    /// The next event for this user, or `None` when the stream must end.
+    async fn next(&mut self) -> Option<String> {
+        use tokio::sync::broadcast::error::RecvError;
+        let everyone = self.user.role == Role::Admin;
+        loop {
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Ok(event) if everyone || event.user_id == self.user.id => {
+                        return Some(serde_json::to_string(&event).unwrap_or_default());
+                    }
+                    Ok(_) => continue,
+                    // A slow browser missed some events; the next ones carry the full counters.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                change = self.changes.recv() => match change {
+                    Ok(id) if id != self.user.id => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        if !self.still_valid().await {
+                            return None;
+                        }
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.recheck.tick() => {
+                    if !self.still_valid().await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Progress of the user's tasks (every task for admins) as they are written; the stream ends
+/// when the session does (sign-out, a new password) or the user is disabled or changes role.
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
-    let user = session_user(&state, &headers).await?;
-    let receiver = state.engine.subscribe();
-    let everyone = user.role == Role::Admin;
-    let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) if everyone || event.user_id == user.id => {
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), receiver));
-                }
-                Ok(_) => continue,
-                // A slow browser missed some events; the next ones carry the full counters.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+    let (user, token) = session_user(&state, &headers).await?;
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.reset();
+    let watch = Watch {
+        events: state.engine.subscribe(),
+        changes: state.engine.account_changes(),
+        recheck,
+        state,
+        token,
+        user,
+    };
+    let stream = futures::stream::unfold(watch, |mut watch| async move {
+        let data = watch.next().await?;
+        Some((Ok(Event::default().data(data)), watch))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -69,7 +128,7 @@ async fn export(
     Query(query): Query<TaskListQuery>,
 ) -> Response {
     let user = match session_user(&state, &headers).await {
-        Ok(user) => user,
+        Ok((user, _)) => user,
         Err(response) => return response,
     };
     match app::api::tasks::ssr::export_csv(&state.engine, &user, &query, 100_000).await {

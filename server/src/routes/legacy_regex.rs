@@ -66,6 +66,20 @@ fn system_exception(error: impl std::fmt::Display) -> Response {
     )
 }
 
+/// 429 `RateLimited` with `Retry-After` (the key's rate, or a busy server).
+fn rate_limited(retry_after: u64) -> Response {
+    let mut response = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimited",
+        "rate limit exceeded",
+        None,
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+        response.headers_mut().insert("Retry-After", value);
+    }
+    response
+}
+
 /// Checks `Authorization: Basic base64(user:base64(HMAC-SHA1(key, Date)))` and the `Date`.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Response> {
     let user_invalid = || {
@@ -105,16 +119,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Res
                 return Err(date_invalid());
             }
             if let Err(wait) = state.rate_limiter.check(key.id) {
-                let mut response = answer(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RateLimited",
-                    "rate limit exceeded",
-                    None,
-                );
-                if let Ok(value) = HeaderValue::from_str(&(wait.as_secs() + 1).to_string()) {
-                    response.headers_mut().insert("Retry-After", value);
-                }
-                return Err(response);
+                return Err(rate_limited(wait.as_secs() + 1));
             }
             user
         }
@@ -162,8 +167,8 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
             None,
         );
     }
-    let Ok(body) = axum::body::to_bytes(body, state.api.max_body_bytes).await else {
-        return answer(
+    let too_large = || {
+        answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BodyTooLarge",
             format!(
@@ -171,11 +176,22 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
                 state.api.max_body_bytes
             ),
             None,
-        );
+        )
     };
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.api.max_body_bytes as u64) {
+        return too_large();
+    }
+    // The signature first: a stranger cannot make the server read (and hold) a body.
     let user = match authenticate(&state, &headers).await {
         Ok(user) => user,
         Err(response) => return response,
+    };
+    let Ok(body) = axum::body::to_bytes(body, state.api.max_body_bytes).await else {
+        return too_large();
     };
     if !user.can_purge {
         return answer(
@@ -254,6 +270,7 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
                 None,
             )
         }
+        Err(SubmitError::Busy(_)) => return rate_limited(1),
         Err(error) => return system_exception(error),
     };
 

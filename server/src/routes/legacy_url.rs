@@ -132,6 +132,12 @@ async fn purge(
                 &uri,
             )
         }
+        Err(SubmitError::Busy(_)) => {
+            return retry_after(
+                failed(StatusCode::TOO_MANY_REQUESTS, "server busy", &uri),
+                1,
+            )
+        }
         Err(SubmitError::Store(error)) => {
             tracing::error!(%error, "accepting a purge failed");
             return failed(StatusCode::INTERNAL_SERVER_ERROR, "system exception", &uri);
@@ -142,24 +148,17 @@ async fn purge(
         return failed(StatusCode::BAD_REQUEST, "invalid uri", &uri);
     };
     match &verdict.result {
-        Ok(task_id) => {
-            let task = match state.engine.task(task_id.as_str(), Some(user.id)).await {
-                Ok(Some(task)) => task,
-                Ok(None) | Err(_) => {
-                    return failed(StatusCode::INTERNAL_SERVER_ERROR, "system exception", &uri)
-                }
-            };
-            let create_at = seed_compact(task.created_at, state.engine.time_zone());
-            (
-                StatusCode::OK,
-                Json(Created {
-                    create_at,
-                    status: task.status.as_str(),
-                    uri: &uri,
-                }),
-            )
-                .into_response()
-        }
+        // The verdict says what the answer needs: a task made now is `created` even when a
+        // worker has claimed it meanwhile; one found by its `taskId` has its real status.
+        Ok(task) => (
+            StatusCode::OK,
+            Json(Created {
+                create_at: seed_compact(task.created_at, state.engine.time_zone()),
+                status: task.status.as_str(),
+                uri: &uri,
+            }),
+        )
+            .into_response(),
         Err(Refusal::Invalid(reason)) => failed(
             StatusCode::BAD_REQUEST,
             &format!("invalid uri: {reason}"),

@@ -128,6 +128,16 @@ pub fn addrs(fleet: &EdgeSim) -> Vec<SocketAddr> {
     fleet.nodes.iter().map(|n| n.addr).collect()
 }
 
+/// The session cookie (`name=value`) a response sets, if any.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
 /// Percent-encodes a query value.
 pub fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()

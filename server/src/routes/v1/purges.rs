@@ -88,6 +88,7 @@ pub async fn submit(
             SubmitError::NotAllowed => V1Error::forbidden("this user may not purge"),
             SubmitError::UserDisabled => V1Error::forbidden("user is disabled"),
             SubmitError::Store(error) => EngineError::Store(error).into(),
+            SubmitError::Busy(busy) => EngineError::Busy(busy).into(),
             other => V1Error::invalid(other.to_string()),
         })?;
     let (accepted, refused) = verdict_views(&outcome.verdicts);

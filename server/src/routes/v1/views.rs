@@ -19,7 +19,8 @@ pub struct PurgeRequest {
     pub prefixes: Vec<String>,
     /// URL regexes (`http://host/` literal, then a path regex).
     pub regexes: Vec<String>,
-    /// Where each task's result is posted when it ends.
+    /// Where each task's result is posted when it ends (at most 2000 characters).
+    #[schema(max_length = 2000)]
     pub callback_url: Option<String>,
     /// Sending the same key again returns the earlier batch instead of purging twice.
     pub idempotency_key: Option<String>,
@@ -229,7 +230,7 @@ pub fn verdict_views(verdicts: &[TargetVerdict]) -> (Vec<AcceptedTarget>, Vec<Re
             Ok(task) => accepted.push(AcceptedTarget {
                 kind,
                 target: verdict.target.clone(),
-                task_id: task.to_string(),
+                task_id: task.id.to_string(),
             }),
             Err(refusal) => {
                 let (code, message) = match refusal {

@@ -1,6 +1,8 @@
-//! Per-key token buckets: each API key may make `rate` requests a second, in bursts of `burst`.
+//! Token buckets per key (an API key, a dashboard session): each key may spend `per_second`
+//! tokens a second, in bursts of `burst`.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,14 +27,17 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// The most keys remembered; beyond it, keys idle for a minute are forgotten.
+const MAX_KEYS: usize = 100_000;
+
 /// The buckets of every key seen recently.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = i64> {
     config: RateLimitConfig,
-    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     /// A limiter with these settings.
     pub fn new(config: RateLimitConfig) -> Self {
         Self {
@@ -42,7 +47,14 @@ impl RateLimiter {
     }
 
     /// Takes a token for `key`; when none is left, how long until one is.
-    pub fn check(&self, key: i64) -> Result<(), Duration> {
+    pub fn check(&self, key: K) -> Result<(), Duration> {
+        self.take(key, 1.0)
+    }
+
+    /// Takes `cost` tokens for `key` (at most a burst); when too few are left, how long until
+    /// enough are.
+    pub fn take(&self, key: K, cost: f64) -> Result<(), Duration> {
+        let cost = cost.min(self.config.burst);
         if self.config.per_second <= 0.0 {
             return Ok(());
         }
@@ -51,19 +63,19 @@ impl RateLimiter {
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() > 100_000 {
+        if buckets.len() > MAX_KEYS {
             buckets.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(60));
         }
         let (tokens, last) = buckets.entry(key).or_insert((self.config.burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.config.per_second)
             .min(self.config.burst);
         *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= cost {
+            *tokens -= cost;
             Ok(())
         } else {
             Err(Duration::from_secs_f64(
-                (1.0 - *tokens) / self.config.per_second,
+                (cost - *tokens) / self.config.per_second,
             ))
         }
     }
@@ -75,7 +87,7 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_rate_applies_per_key() {
-        let limiter = RateLimiter::new(RateLimitConfig {
+        let limiter: RateLimiter = RateLimiter::new(RateLimitConfig {
             per_second: 1.0,
             burst: 3.0,
         });
@@ -85,11 +97,16 @@ mod tests {
         let wait = limiter.check(1).expect_err("the fourth is refused");
         assert!(wait <= Duration::from_secs(1) && wait > Duration::ZERO);
         assert!(limiter.check(2).is_ok(), "another key has its own bucket");
+        assert!(limiter.take(3, 2.0).is_ok());
+        assert!(
+            limiter.take(3, 2.0).is_err(),
+            "a cost takes that many tokens"
+        );
     }
 
     #[test]
     fn zero_turns_it_off() {
-        let limiter = RateLimiter::new(RateLimitConfig {
+        let limiter: RateLimiter = RateLimiter::new(RateLimitConfig {
             per_second: 0.0,
             burst: 0.0,
         });
