@@ -14,8 +14,9 @@
 # Installs cargo-fuzz if it is missing. cargo-fuzz passes nightly-only flags (-Z sanitizer...);
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them, so no nightly toolchain is needed.
 # Each target starts from its committed seeds (fuzz/seeds/<target>/), copied into a working
-# corpus, fuzz/corpus/<target>/, that grows from run to run (it is gitignored, like the build in
-# fuzz/target/ and the crash inputs libFuzzer writes to fuzz/artifacts/<target>/).
+# corpus, fuzz/corpus/<target>/, that grows from run to run (it is gitignored, like the
+# instrumented build in target/x86_64-unknown-linux-gnu/, apart from the workspace's own, and the
+# crash inputs libFuzzer writes to fuzz/artifacts/<target>/).
 #
 # Prints one line per target: `fuzz <target>: <N> s, <execs> executions, <crashes> crashes`,
 # where crashes counts the inputs this run saved in fuzz/artifacts/<target>/ (crash-, leak-,
