@@ -22,6 +22,26 @@ function freePort(): Promise<number> {
   });
 }
 
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+// `count` consecutive free ports below the kernel's ephemeral range (32768 and up), so that no
+// outgoing connection of the runs before (the bench smoke opens thousands) can hold one of them.
+async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await canListen(base + i);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports below 32000`);
+}
+
 async function waitForPort(port: number, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const open = await new Promise<boolean>((resolve) => {
@@ -70,16 +90,16 @@ export default async function globalSetup() {
   children.push(varnish);
   await waitForPort(varnishPort, "varnishd");
 
-  const slowPort = await freePort();
-  const slow = spawn(purger, ["edge-sim", "--nodes", "20", "--latency-ms", "100", "--latency-step-ms", "18", "--base-port", String(slowPort + 1000)], {
+  const slowBase = await freePortRange(20);
+  const slow = spawn(purger, ["edge-sim", "--nodes", "20", "--latency-ms", "100", "--latency-step-ms", "18", "--base-port", String(slowBase)], {
     cwd: root,
-    stdio: "ignore",
+    stdio: ["ignore", "ignore", "inherit"],
   });
   children.push(slow);
-  await waitForPort(slowPort + 1000, "slow edges");
+  await waitForPort(slowBase, "slow edges");
 
   cli(["nodes", "import", "-", "--group", "real-varnish", "--protocol", "varnish"], `127.0.0.1,${varnishPort}\n`);
-  const slowCsv = Array.from({ length: 20 }, (_, i) => `127.0.0.1,${slowPort + 1000 + i}`).join("\n");
+  const slowCsv = Array.from({ length: 20 }, (_, i) => `127.0.0.1,${slowBase + i}`).join("\n");
   cli(["nodes", "import", "-", "--group", "slow-edges", "--protocol", "varnish"], slowCsv);
   cli(["domain", "add", "cdn.example.com", "--user", "demo", "--group", "real-varnish"]);
   cli(["domain", "add", "slow.example.com", "--user", "demo", "--group", "slow-edges"]);
