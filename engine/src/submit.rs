@@ -104,6 +104,28 @@ pub enum Refusal {
     OverQuota,
 }
 
+impl Refusal {
+    /// The stable code clients see (v1's `code`, the dashboard's verdicts, `/metrics`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Invalid(_) => "invalid_target",
+            Refusal::NotYourDomain => "not_your_domain",
+            Refusal::StillRunning => "still_running",
+            Refusal::OverQuota => "over_quota",
+        }
+    }
+
+    /// What a person reads: the parser's reason for an invalid target, a fixed sentence otherwise.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::Invalid(reason) => reason.clone(),
+            Refusal::NotYourDomain => "the host is not one of your domains".to_owned(),
+            Refusal::StillRunning => "the same regex is still running".to_owned(),
+            Refusal::OverQuota => "today's quota for this kind is used up".to_owned(),
+        }
+    }
+}
+
 /// The task a target became: what an answer needs without reading the task again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AcceptedTask {

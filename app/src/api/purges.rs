@@ -50,7 +50,7 @@ pub async fn submit_purge(
     prefixes: String,
     regexes: String,
 ) -> Result<SubmitResult, AppError> {
-    use engine::submit::{Refusal, Source, Submission, SubmitError};
+    use engine::submit::{Source, Submission, SubmitError};
     use engine::target::TargetKind;
 
     let engine = super::context::engine()?;
@@ -88,23 +88,12 @@ pub async fn submit_purge(
         .map(|verdict| {
             let (ok, code, message, task_id) = match verdict.result {
                 Ok(task) => (true, None, "accepted".to_owned(), Some(task.id.to_string())),
-                Err(refusal) => {
-                    let (code, message) = match refusal {
-                        Refusal::Invalid(reason) => ("invalid_target", reason),
-                        Refusal::NotYourDomain => (
-                            "not_your_domain",
-                            "the host is not one of your domains".into(),
-                        ),
-                        Refusal::StillRunning => {
-                            ("still_running", "the same regex is still running".into())
-                        }
-                        Refusal::OverQuota => (
-                            "over_quota",
-                            "today's quota for this kind is used up".into(),
-                        ),
-                    };
-                    (false, Some(code.to_owned()), message, None)
-                }
+                Err(refusal) => (
+                    false,
+                    Some(refusal.code().to_owned()),
+                    refusal.message(),
+                    None,
+                ),
             };
             LineVerdict {
                 kind: verdict.kind.as_str().into(),

@@ -39,102 +39,143 @@ struct Answer {
     item_id: Option<String>,
 }
 
-fn answer(
+/// `{"Code":"Success","Message":"handle success"[,"itemId":…]}`.
+fn success(item_id: Option<String>) -> Response {
+    let body = Answer {
+        code: "Success",
+        message: "handle success".to_owned(),
+        item_id,
+    };
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// A refusal in seed 004's shape, `{"Code":…,"Message":…[,"itemId":…]}`, with its HTTP status
+/// (and `Retry-After` where the client should wait). Handlers return it with `?`.
+#[derive(Debug)]
+struct Seed004Error {
     status: StatusCode,
     code: &'static str,
-    message: impl Into<String>,
+    message: String,
     item_id: Option<String>,
-) -> Response {
-    (
-        status,
-        Json(Answer {
+    retry_after: Option<u64>,
+}
+
+impl Seed004Error {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
             code,
             message: message.into(),
-            item_id,
-        }),
-    )
-        .into_response()
-}
-
-fn system_exception(error: impl std::fmt::Display) -> Response {
-    tracing::error!(%error, "seed-004 request failed");
-    answer(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "SystemException",
-        "system exception",
-        None,
-    )
-}
-
-/// 429 `RateLimited` with `Retry-After` (the key's rate, or a busy server).
-fn rate_limited(retry_after: u64) -> Response {
-    let mut response = answer(
-        StatusCode::TOO_MANY_REQUESTS,
-        "RateLimited",
-        "rate limit exceeded",
-        None,
-    );
-    if let Ok(value) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
-        response.headers_mut().insert("Retry-After", value);
+            item_id: None,
+            retry_after: None,
+        }
     }
-    response
-}
 
-/// Checks `Authorization: Basic base64(user:base64(HMAC-SHA1(key, Date)))` and the `Date`.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Response> {
-    let user_invalid = || {
-        answer(
+    /// A failure of ours: logged with its cause, shown as the seed's `SystemException`.
+    fn system(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "seed-004 request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SystemException",
+            "system exception",
+        )
+    }
+
+    /// 429 `RateLimited` with `Retry-After` (the key's rate, or a busy server).
+    fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RateLimited",
+                "rate limit exceeded",
+            )
+        }
+    }
+
+    fn user_invalid() -> Self {
+        Self::new(
             StatusCode::BAD_REQUEST,
             "UserNameInvalid",
             "username is invalid",
-            None,
         )
-    };
+    }
+
+    fn not_allowed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "UserNotAllowedPush",
+            "user not allowed push",
+        )
+    }
+
+    fn empty() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "UrlRegularEmpty",
+            "url regular must not be empty",
+        )
+    }
+}
+
+impl IntoResponse for Seed004Error {
+    fn into_response(self) -> Response {
+        let body = Answer {
+            code: self.code,
+            message: self.message,
+            item_id: self.item_id,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert("Retry-After", value);
+            }
+        }
+        response
+    }
+}
+
+/// Checks `Authorization: Basic base64(user:base64(HMAC-SHA1(key, Date)))` and the `Date`.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Seed004Error> {
     let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(Credentials::parse)
-        .ok_or_else(user_invalid)?;
-    let date_invalid = || {
-        answer(
-            StatusCode::UNAUTHORIZED,
-            "DateInvalid",
-            "date is missing, malformed or too far from the server clock",
-            None,
-        )
-    };
+        .ok_or_else(Seed004Error::user_invalid)?;
     let date = headers
         .get("date")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .unwrap_or("");
-    let user = match state
+    let authenticated = state
         .engine
         .authenticate_seed004(&credentials.username, date, &credentials.signature)
         .await
-    {
-        Ok(Ok((key, user))) => {
+        .map_err(Seed004Error::system)?;
+    match authenticated {
+        Ok((key, user)) => {
             // The signature is checked before the date, so that a stranger learns nothing.
             if !date_is_fresh(date, Utc::now(), state.api.date_skew_secs) {
-                return Err(date_invalid());
+                return Err(Seed004Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "DateInvalid",
+                    "date is missing, malformed or too far from the server clock",
+                ));
             }
             if let Err(wait) = state.rate_limiter.check(key.id) {
-                return Err(rate_limited(wait.as_secs() + 1));
+                return Err(Seed004Error::rate_limited(wait.as_secs() + 1));
             }
-            user
+            Ok(user)
         }
-        Ok(Err(AuthFailure::UnknownUser | AuthFailure::UserDisabled)) => return Err(user_invalid()),
-        Ok(Err(_)) => {
-            return Err(answer(
-                StatusCode::UNAUTHORIZED,
-                "SignatureInvalid",
-                "signature is invalid",
-                None,
-            ));
+        Err(AuthFailure::UnknownUser | AuthFailure::UserDisabled) => {
+            Err(Seed004Error::user_invalid())
         }
-        Err(error) => return Err(system_exception(error)),
-    };
-    Ok(user)
+        Err(_) => Err(Seed004Error::new(
+            StatusCode::UNAUTHORIZED,
+            "SignatureInvalid",
+            "signature is invalid",
+        )),
+    }
 }
 
 /// The zone of `X-Time-Zone`, if the caller sent a valid one.
@@ -153,29 +194,31 @@ fn parse_regexes(body: &[u8]) -> Option<Vec<String>> {
         .collect()
 }
 
-async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn purge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Seed004Error> {
     let json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return answer(
+        return Err(Seed004Error::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "ContentTypeInvalid",
             "content type must be application/json",
-            None,
-        );
+        ));
     }
     let too_large = || {
-        answer(
+        Seed004Error::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BodyTooLarge",
             format!(
                 "request body is larger than {} bytes",
                 state.api.max_body_bytes
             ),
-            None,
         )
     };
     let declared = headers
@@ -183,32 +226,23 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > state.api.max_body_bytes as u64) {
-        return too_large();
+        return Err(too_large());
     }
     // The signature first: a stranger cannot make the server read (and hold) a body.
-    let user = match authenticate(&state, &headers).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let Ok(body) = axum::body::to_bytes(body, state.api.max_body_bytes).await else {
-        return too_large();
-    };
+    let user = authenticate(&state, &headers).await?;
+    let body = axum::body::to_bytes(body, state.api.max_body_bytes)
+        .await
+        .map_err(|_| too_large())?;
     if !user.can_purge {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "UserNotAllowedPush",
-            "user not allowed push",
-            None,
-        );
+        return Err(Seed004Error::not_allowed());
     }
-    let Some(regexes) = parse_regexes(&body) else {
-        return answer(
+    let regexes = parse_regexes(&body).ok_or_else(|| {
+        Seed004Error::new(
             StatusCode::BAD_REQUEST,
             "ParseParameterError",
             "parse parameter json error",
-            None,
-        );
-    };
+        )
+    })?;
     let distinct = engine::submit::dedupe(
         regexes
             .into_iter()
@@ -216,12 +250,7 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
             .collect(),
     );
     if distinct.iter().all(|(_, regex)| regex.is_empty()) {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "UrlRegularEmpty",
-            "url regular must not be empty",
-            None,
-        );
+        return Err(Seed004Error::empty());
     }
     let limits = user.quota.resolve(&state.engine.config().quota);
     if distinct.len() > limits.batch as usize {
@@ -229,12 +258,11 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
             "you can't submit more than {} url regulars at a time",
             limits.batch
         );
-        return answer(
+        return Err(Seed004Error::new(
             StatusCode::BAD_REQUEST,
             "OnceSubmitLessThan500",
             message,
-            None,
-        );
+        ));
     }
     let submission = Submission {
         targets: distinct,
@@ -244,35 +272,17 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
         source: Source::Api004,
         api_key_id: None,
     };
-    let outcome = match state.engine.submit(&user, submission).await {
-        Ok(outcome) => outcome,
-        Err(SubmitError::NotAllowed) => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                "UserNotAllowedPush",
-                "user not allowed push",
-                None,
-            )
-        }
-        Err(SubmitError::UserDisabled) => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                "UserNameInvalid",
-                "username is invalid",
-                None,
-            )
-        }
-        Err(SubmitError::Empty) => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                "UrlRegularEmpty",
-                "url regular must not be empty",
-                None,
-            )
-        }
-        Err(SubmitError::Busy(_)) => return rate_limited(1),
-        Err(error) => return system_exception(error),
-    };
+    let outcome = state
+        .engine
+        .submit(&user, submission)
+        .await
+        .map_err(|error| match error {
+            SubmitError::NotAllowed => Seed004Error::not_allowed(),
+            SubmitError::UserDisabled => Seed004Error::user_invalid(),
+            SubmitError::Empty => Seed004Error::empty(),
+            SubmitError::Busy(_) => Seed004Error::rate_limited(1),
+            error => Seed004Error::system(error),
+        })?;
 
     let refused = |wanted: fn(&Refusal) -> bool| -> Vec<&str> {
         outcome
@@ -341,14 +351,17 @@ async fn purge(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
         }
     }
     match parts.first() {
-        None => answer(StatusCode::OK, "Success", "handle success", item_id),
+        None => Ok(success(item_id)),
         Some((code, _)) => {
             let message = parts
                 .iter()
                 .map(|(_, m)| m.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            answer(StatusCode::BAD_REQUEST, code, message, item_id)
+            Err(Seed004Error {
+                item_id,
+                ..Seed004Error::new(StatusCode::BAD_REQUEST, code, message)
+            })
         }
     }
 }
@@ -377,32 +390,31 @@ async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(item_id): Path<String>,
-) -> Response {
-    let user = match authenticate(&state, &headers).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let tasks = match state.engine.batch_tasks(&item_id, Some(user.id)).await {
-        Ok(Some(tasks)) => tasks,
-        Ok(None) => {
-            return answer(
+) -> Result<Response, Seed004Error> {
+    let user = authenticate(&state, &headers).await?;
+    let tasks = state
+        .engine
+        .batch_tasks(&item_id, Some(user.id))
+        .await
+        .map_err(Seed004Error::system)?
+        .ok_or_else(|| {
+            Seed004Error::new(
                 StatusCode::NOT_FOUND,
                 "ItemIdNotFound",
                 format!("item id [{item_id}] not found"),
-                None,
             )
-        }
-        Err(error) => return system_exception(error),
-    };
+        })?;
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
-        match state.engine.seed_query_body(&task).await {
-            Ok(body) => out.push(BatchTask {
-                task_id: task.id.to_string(),
-                body,
-            }),
-            Err(error) => return system_exception(error),
-        }
+        let body = state
+            .engine
+            .seed_query_body(&task)
+            .await
+            .map_err(Seed004Error::system)?;
+        out.push(BatchTask {
+            task_id: task.id.to_string(),
+            body,
+        });
     }
     let status = BatchStatus {
         code: "Success",
@@ -410,5 +422,5 @@ async fn status(
         item_id,
         tasks: out,
     };
-    (StatusCode::OK, Json(status)).into_response()
+    Ok((StatusCode::OK, Json(status)).into_response())
 }

@@ -32,7 +32,101 @@ struct Created<'a> {
     uri: &'a str,
 }
 
-/// `{"status":"failed","message":…,"uri":…}`: every refusal.
+/// `{"status":"failed","message":…,"uri":…}`: every refusal, with its HTTP status and, where
+/// the client should wait, `Retry-After`. Handlers return it with `?`.
+#[derive(Debug)]
+struct Seed000Error {
+    status: StatusCode,
+    message: String,
+    uri: String,
+    retry_after: Option<u64>,
+}
+
+impl Seed000Error {
+    fn new(status: StatusCode, message: impl Into<String>, uri: &str) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            uri: uri.to_owned(),
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// A failure of ours: logged with its cause, shown to the client as the seed's words.
+    fn internal(what: &str, error: &dyn std::fmt::Display, uri: &str) -> Self {
+        tracing::error!(%error, "{what} failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "system exception", uri)
+    }
+
+    fn from_submit(error: SubmitError, uri: &str) -> Self {
+        match error {
+            SubmitError::NotAllowed => {
+                Self::new(StatusCode::FORBIDDEN, "user not allowed to purge", uri)
+            }
+            SubmitError::UserDisabled => Self::new(StatusCode::FORBIDDEN, "user is disabled", uri),
+            SubmitError::ClientTaskConflict(task) => Self::new(
+                StatusCode::CONFLICT,
+                format!("taskId {task} was already used for another uri"),
+                uri,
+            ),
+            SubmitError::Busy(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "server busy", uri).retry_after(1)
+            }
+            SubmitError::Store(error) => Self::internal("accepting a purge", &error, uri),
+            error => Self::new(StatusCode::BAD_REQUEST, error.to_string(), uri),
+        }
+    }
+
+    /// Seed 000's words for a refused uri (`url_limit`: the caller's daily URL limit).
+    fn from_refusal(refusal: &Refusal, url_limit: u32, uri: &str) -> Self {
+        match refusal {
+            Refusal::Invalid(reason) => Self::new(
+                StatusCode::BAD_REQUEST,
+                format!("invalid uri: {reason}"),
+                uri,
+            ),
+            Refusal::NotYourDomain => Self::new(
+                StatusCode::FORBIDDEN,
+                "the uri's domain is not one of yours",
+                uri,
+            ),
+            Refusal::OverQuota => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("the number of url out of today limit({url_limit})"),
+                uri,
+            ),
+            Refusal::StillRunning => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "the same purge is still running",
+                uri,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Seed000Error {
+    fn into_response(self) -> Response {
+        let body = Failed {
+            status: "failed",
+            message: &self.message,
+            uri: &self.uri,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert("Retry-After", value);
+            }
+        }
+        response
+    }
+}
+
+/// The refusal body's fields.
 #[derive(Serialize)]
 struct Failed<'a> {
     status: &'static str,
@@ -40,71 +134,67 @@ struct Failed<'a> {
     uri: &'a str,
 }
 
-fn failed(status: StatusCode, message: &str, uri: &str) -> Response {
-    (
-        status,
-        Json(Failed {
-            status: "failed",
-            message,
-            uri,
-        }),
-    )
-        .into_response()
-}
-
-fn retry_after(mut response: Response, seconds: u64) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-        response.headers_mut().insert("Retry-After", value);
-    }
-    response
-}
-
 /// Authenticates `api_key` and applies its rate limit.
 async fn authenticate(
     state: &AppState,
     params: &HashMap<String, String>,
     uri: &str,
-) -> Result<(engine::store::ApiKeyInfo, engine::users::User), Response> {
+) -> Result<(engine::store::ApiKeyInfo, engine::users::User), Seed000Error> {
     let key = params.get("api_key").map(String::as_str).unwrap_or("");
     if key.is_empty() {
-        return Err(failed(StatusCode::UNAUTHORIZED, "api_key is required", uri));
+        return Err(Seed000Error::new(
+            StatusCode::UNAUTHORIZED,
+            "api_key is required",
+            uri,
+        ));
     }
-    match state.engine.authenticate_key(key).await {
-        Ok(Ok((info, user))) => {
+    let authenticated = state
+        .engine
+        .authenticate_key(key)
+        .await
+        .map_err(|error| Seed000Error::internal("authenticating an API key", &error, uri))?;
+    match authenticated {
+        Ok((info, user)) => {
             if let Err(wait) = state.rate_limiter.check(info.id) {
-                return Err(retry_after(
-                    failed(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded", uri),
-                    wait.as_secs() + 1,
-                ));
+                return Err(Seed000Error::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate limit exceeded",
+                    uri,
+                )
+                .retry_after(wait.as_secs() + 1));
             }
             Ok((info, user))
         }
-        Ok(Err(AuthFailure::UserDisabled)) => {
-            Err(failed(StatusCode::FORBIDDEN, "user is disabled", uri))
-        }
-        Ok(Err(_)) => Err(failed(StatusCode::UNAUTHORIZED, "invalid api_key", uri)),
-        Err(error) => {
-            tracing::error!(%error, "authenticating an API key failed");
-            Err(failed(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "system exception",
-                uri,
-            ))
-        }
+        Err(AuthFailure::UserDisabled) => Err(Seed000Error::new(
+            StatusCode::FORBIDDEN,
+            "user is disabled",
+            uri,
+        )),
+        Err(_) => Err(Seed000Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid api_key",
+            uri,
+        )),
     }
+}
+
+/// The uri parameter, trimmed; required.
+fn required_uri(params: &HashMap<String, String>) -> String {
+    params.get("uri").map(|u| u.trim()).unwrap_or("").to_owned()
 }
 
 async fn purge(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let uri = params.get("uri").map(|u| u.trim()).unwrap_or("").to_owned();
-    let (key, user) = match authenticate(&state, &params, &uri).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Seed000Error> {
+    let uri = required_uri(&params);
+    let (key, user) = authenticate(&state, &params, &uri).await?;
     if uri.is_empty() {
-        return failed(StatusCode::BAD_REQUEST, "uri is required", &uri);
+        return Err(Seed000Error::new(
+            StatusCode::BAD_REQUEST,
+            "uri is required",
+            &uri,
+        ));
     }
     let submission = Submission {
         targets: vec![(TargetKind::Url, uri.clone())],
@@ -117,99 +207,57 @@ async fn purge(
         source: Source::Api000,
         api_key_id: Some(key.id),
     };
-    let outcome = match state.engine.submit(&user, submission).await {
-        Ok(outcome) => outcome,
-        Err(SubmitError::NotAllowed) => {
-            return failed(StatusCode::FORBIDDEN, "user not allowed to purge", &uri)
-        }
-        Err(SubmitError::UserDisabled) => {
-            return failed(StatusCode::FORBIDDEN, "user is disabled", &uri)
-        }
-        Err(SubmitError::ClientTaskConflict(task)) => {
-            return failed(
-                StatusCode::CONFLICT,
-                &format!("taskId {task} was already used for another uri"),
-                &uri,
-            )
-        }
-        Err(SubmitError::Busy(_)) => {
-            return retry_after(
-                failed(StatusCode::TOO_MANY_REQUESTS, "server busy", &uri),
-                1,
-            )
-        }
-        Err(SubmitError::Store(error)) => {
-            tracing::error!(%error, "accepting a purge failed");
-            return failed(StatusCode::INTERNAL_SERVER_ERROR, "system exception", &uri);
-        }
-        Err(error) => return failed(StatusCode::BAD_REQUEST, &error.to_string(), &uri),
-    };
-    let Some(verdict) = outcome.verdicts.first() else {
-        return failed(StatusCode::BAD_REQUEST, "invalid uri", &uri);
-    };
-    match &verdict.result {
-        // The verdict says what the answer needs: a task made now is `created` even when a
-        // worker has claimed it meanwhile; one found by its `taskId` has its real status.
-        Ok(task) => (
-            StatusCode::OK,
-            Json(Created {
-                create_at: seed_compact(task.created_at, state.engine.time_zone()),
-                status: task.status.as_str(),
-                uri: &uri,
-            }),
-        )
-            .into_response(),
-        Err(Refusal::Invalid(reason)) => failed(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid uri: {reason}"),
-            &uri,
-        ),
-        Err(Refusal::NotYourDomain) => failed(
-            StatusCode::FORBIDDEN,
-            "the uri's domain is not one of yours",
-            &uri,
-        ),
-        Err(Refusal::OverQuota) => {
-            let limit = outcome.quota.limits.url;
-            failed(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!("the number of url out of today limit({limit})"),
-                &uri,
-            )
-        }
-        Err(Refusal::StillRunning) => failed(
-            StatusCode::TOO_MANY_REQUESTS,
-            "the same purge is still running",
-            &uri,
-        ),
-    }
+    let outcome = state
+        .engine
+        .submit(&user, submission)
+        .await
+        .map_err(|error| Seed000Error::from_submit(error, &uri))?;
+    let verdict = outcome
+        .verdicts
+        .first()
+        .ok_or_else(|| Seed000Error::new(StatusCode::BAD_REQUEST, "invalid uri", &uri))?;
+    // The verdict says what the answer needs: a task made now is `created` even when a worker
+    // has claimed it meanwhile; one found by its `taskId` has its real status.
+    let task = verdict
+        .result
+        .as_ref()
+        .map_err(|refusal| Seed000Error::from_refusal(refusal, outcome.quota.limits.url, &uri))?;
+    Ok((
+        StatusCode::OK,
+        Json(Created {
+            create_at: seed_compact(task.created_at, state.engine.time_zone()),
+            status: task.status.as_str(),
+            uri: &uri,
+        }),
+    )
+        .into_response())
 }
 
 async fn query(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let uri = params.get("uri").map(|u| u.trim()).unwrap_or("").to_owned();
-    let (_, user) = match authenticate(&state, &params, &uri).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Seed000Error> {
+    let uri = required_uri(&params);
+    let (_, user) = authenticate(&state, &params, &uri).await?;
     if uri.is_empty() {
-        return failed(StatusCode::BAD_REQUEST, "uri is required", &uri);
+        return Err(Seed000Error::new(
+            StatusCode::BAD_REQUEST,
+            "uri is required",
+            &uri,
+        ));
     }
-    let task = match state.engine.latest_task_for_target(user.id, &uri).await {
-        Ok(Some(task)) => task,
-        Ok(None) => return failed(StatusCode::NOT_FOUND, "no purge task for this uri", &uri),
-        Err(error) => {
-            tracing::error!(%error, "reading a task failed");
-            return failed(StatusCode::INTERNAL_SERVER_ERROR, "system exception", &uri);
-        }
-    };
-    match state.engine.seed_query_body(&task).await {
-        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "building a task report failed");
-            failed(StatusCode::INTERNAL_SERVER_ERROR, "system exception", &uri)
-        }
-    }
+    let task = state
+        .engine
+        .latest_task_for_target(user.id, &uri)
+        .await
+        .map_err(|error| Seed000Error::internal("reading a task", &error, &uri))?
+        .ok_or_else(|| {
+            Seed000Error::new(StatusCode::NOT_FOUND, "no purge task for this uri", &uri)
+        })?;
+    let body = state
+        .engine
+        .seed_query_body(&task)
+        .await
+        .map_err(|error| Seed000Error::internal("building a task report", &error, &uri))?;
+    Ok((StatusCode::OK, Json(body)).into_response())
 }

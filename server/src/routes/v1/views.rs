@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use engine::report::TaskReport;
-use engine::submit::{Refusal, TargetVerdict};
+use engine::submit::TargetVerdict;
 use engine::tasks::TaskRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -233,26 +233,11 @@ pub fn verdict_views(verdicts: &[TargetVerdict]) -> (Vec<AcceptedTarget>, Vec<Re
                 task_id: task.id.to_string(),
             }),
             Err(refusal) => {
-                let (code, message) = match refusal {
-                    Refusal::Invalid(reason) => ("invalid_target", reason.clone()),
-                    Refusal::NotYourDomain => (
-                        "not_your_domain",
-                        "the host is not one of your domains".to_owned(),
-                    ),
-                    Refusal::StillRunning => (
-                        "still_running",
-                        "the same regex is still running".to_owned(),
-                    ),
-                    Refusal::OverQuota => (
-                        "over_quota",
-                        "today's quota for this kind is used up".to_owned(),
-                    ),
-                };
                 refused.push(RefusedTarget {
                     kind,
                     target: verdict.target.clone(),
-                    code,
-                    message,
+                    code: refusal.code(),
+                    message: refusal.message(),
                 });
             }
         }
