@@ -8,6 +8,7 @@ pub mod protocol;
 mod node_slots;
 mod run;
 mod scheduler;
+mod template;
 
 pub use crate::tasks::ProgressEvent;
 pub use run::RetryPolicy;
