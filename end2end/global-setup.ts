@@ -70,7 +70,9 @@ export default async function globalSetup() {
   let fetches = 0;
   const origin = http.createServer((req, res) => {
     fetches += 1;
-    res.writeHead(200, { "Cache-Control": "max-age=3600", "Content-Type": "text/plain" });
+    // Objects under /xkey/ carry the cache tag e2e-tag, as an origin tags them for Varnish.
+    const tags = (req.url ?? "").startsWith("/xkey/") ? { xkey: "e2e-tag" } : {};
+    res.writeHead(200, { "Cache-Control": "max-age=3600", "Content-Type": "text/plain", ...tags });
     res.end(`origin ${req.url} #${fetches}`);
   });
   const originPort = await freePort();

@@ -46,10 +46,16 @@ pub struct TaskRow {
     pub batch_id: String,
     /// Owner.
     pub username: String,
-    /// `url`, `prefix` or `regex`.
+    /// `url`, `prefix`, `regex`, `tag` or `everything`.
     pub kind: String,
-    /// The target.
+    /// The target (a tag's name; `*` for everything).
     pub target: String,
+    /// The host whose cache it purges.
+    pub domain: String,
+    /// `delete` or `invalidate`.
+    pub mode: String,
+    /// The edge groups it goes to; empty for all.
+    pub groups: Vec<String>,
     /// Status.
     pub status: String,
     /// Nodes.
@@ -66,6 +72,22 @@ pub struct TaskRow {
     pub finished_at: Option<String>,
     /// Keyset cursor.
     pub seq: i64,
+}
+
+impl TaskRow {
+    /// Kind, mode and groups in a few words: `tag · invalidate · groups east, west`.
+    pub fn describe(&self) -> String {
+        let mut text = self.kind.clone();
+        if self.mode != "delete" {
+            text.push_str(" · ");
+            text.push_str(&self.mode);
+        }
+        if !self.groups.is_empty() {
+            text.push_str(" · groups ");
+            text.push_str(&self.groups.join(", "));
+        }
+        text
+    }
 }
 
 /// A task's failed nodes for one reason.
@@ -149,10 +171,48 @@ pub struct UserRow {
     pub enabled: bool,
     /// May purge.
     pub can_purge: bool,
-    /// Limits: url, prefix, regex, per request.
-    pub limits: (u32, u32, u32, u32),
-    /// Usage of the last 30 days: (day, url + prefix + regex).
+    /// Limits per day and per request.
+    pub limits: LimitsRow,
+    /// Usage of the last 30 days: (day, targets of every kind).
     pub usage: Vec<(String, u32)>,
+}
+
+/// What the purge form offers: the user's domains and the edge groups serving each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainGroups {
+    /// `(domain, its groups)`, by domain.
+    pub domains: Vec<(String, Vec<String>)>,
+}
+
+impl DomainGroups {
+    /// Every group serving one of the domains, each once, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .domains
+            .iter()
+            .flat_map(|(_, groups)| groups.iter().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+}
+
+/// A user's limits: per day and kind, and per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsRow {
+    /// Exact URLs per day.
+    pub url: u32,
+    /// Prefixes per day.
+    pub prefix: u32,
+    /// Regexes per day.
+    pub regex: u32,
+    /// Cache tags per day.
+    pub tag: u32,
+    /// Everything-on-a-domain purges per day.
+    pub everything: u32,
+    /// Targets per request.
+    pub batch: u32,
 }
 
 /// A domain in the admin list.

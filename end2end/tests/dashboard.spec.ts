@@ -83,6 +83,57 @@ test("a developer purges a URL from real Varnish and watches it succeed", async 
   firstTaskUrl = page.url();
 });
 
+test("a developer purges a cache tag, then everything on the domain only after typing it", async ({ page, request }) => {
+  await varnish(request, "/xkey/tagged.html");
+  expect((await varnish(request, "/xkey/tagged.html")).cache).toBe("HIT");
+  await varnish(request, "/untagged.html");
+  const untagged = await varnish(request, "/untagged.html");
+  expect(untagged.cache).toBe("HIT");
+
+  await signIn(page, "demo", "demo-password-1");
+  await page.goto("/purge");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  await page.getByTestId("purge-domain").fill("cdn.example.com");
+  await page.getByTestId("box-tag").fill("e2e-tag\ntwo words");
+  const inline = page.getByTestId("box-tag").locator("..").getByTestId("verdict");
+  await expect(inline).toHaveCount(2);
+  await expect(inline.nth(0)).toContainText("on cdn.example.com");
+  await expect(inline.nth(1)).toContainText("invalid cache tag");
+  await page.getByTestId("box-tag").fill("e2e-tag");
+  await expect(page.getByTestId("purge-groups")).toContainText("real-varnish");
+  await shot(page, "purge-kinds");
+  await page.getByTestId("submit-purge").click();
+  const verdicts = page.getByTestId("verdicts").getByTestId("verdict");
+  await expect(verdicts).toHaveCount(1);
+  await expect(verdicts.nth(0)).toContainText("accepted");
+  await page.getByTestId("batch-link").click();
+  await expect(page.getByTestId("task-status").first()).toHaveText("success", { timeout: 15_000 });
+  expect((await varnish(request, "/xkey/tagged.html")).cache).toBe("MISS");
+  expect(await varnish(request, "/untagged.html")).toEqual(untagged);
+
+  await page.goto("/purge");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  await page.getByTestId("purge-domain").fill("cdn.example.com");
+  await page.getByTestId("everything-start").click();
+  const confirm = page.getByTestId("everything-submit");
+  await expect(confirm).toBeDisabled();
+  await page.getByTestId("everything-typed").fill("www.example.com");
+  await expect(confirm).toBeDisabled();
+  await page.getByTestId("everything-typed").fill("cdn.example.com");
+  await expect(confirm).toBeEnabled();
+  await shot(page, "purge-everything");
+  await confirm.click();
+  await expect(verdicts).toHaveCount(1);
+  await expect(verdicts.nth(0)).toContainText("*");
+  await expect(verdicts.nth(0)).toContainText("accepted");
+  await page.getByTestId("batch-link").click();
+  await expect(page.getByTestId("task-status").first()).toHaveText("success", { timeout: 15_000 });
+  expect((await varnish(request, "/untagged.html")).cache).toBe("MISS");
+
+  await page.goto("/tasks?kind=everything");
+  await expect(page.getByTestId("task-kind").first()).toHaveText("everything");
+});
+
 test("live progress shows intermediate values against slow edges", async ({ page }) => {
   await signIn(page, "demo", "demo-password-1");
   await page.goto("/purge");
@@ -147,8 +198,9 @@ test("history filters tasks, shows URLs as text and exports CSV", async ({ page 
   const csv = await page.request.get("/export/tasks.csv?domain=cdn.example.com");
   expect(csv.status()).toBe(200);
   const lines = (await csv.text()).trim().split("\n");
-  expect(lines[0]).toBe("id,batch_id,user,kind,target,status,total,success,failed,created_at,started_at,finished_at");
-  expect(lines.length).toBe(3);
+  expect(lines[0]).toBe("id,batch_id,user,kind,target,status,total,success,failed,created_at,started_at,finished_at,domain,mode,groups");
+  // The URL purge, the tag, everything and the hostile URL of cdn.example.com.
+  expect(lines.length).toBe(5);
 });
 
 test("a developer creates, sees once and revokes an API key", async ({ page }) => {

@@ -25,7 +25,8 @@ pub enum Protocol {
     Custom(CustomTemplate),
 }
 
-/// A custom purge request: `{path}`, `{pattern}` and `{host}` are substituted.
+/// A custom purge request: `{path}`, `{pattern}`, `{host}`, `{tag}` and `{mode}` are substituted
+/// (see `fanout::template` for what each kind of target fills in).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustomTemplate {
     /// HTTP method, such as `PURGE` or `POST`.

@@ -14,6 +14,12 @@ pub struct QuotaUsage {
     pub prefix: u32,
     /// Regexes.
     pub regex: u32,
+    /// Cache tags.
+    #[serde(default)]
+    pub tag: u32,
+    /// Everything on a domain.
+    #[serde(default)]
+    pub everything: u32,
 }
 
 impl QuotaUsage {
@@ -23,6 +29,8 @@ impl QuotaUsage {
             TargetKind::Url => self.url,
             TargetKind::Prefix => self.prefix,
             TargetKind::Regex => self.regex,
+            TargetKind::Tag => self.tag,
+            TargetKind::Everything => self.everything,
         }
     }
 
@@ -32,16 +40,23 @@ impl QuotaUsage {
             TargetKind::Url => &mut self.url,
             TargetKind::Prefix => &mut self.prefix,
             TargetKind::Regex => &mut self.regex,
+            TargetKind::Tag => &mut self.tag,
+            TargetKind::Everything => &mut self.everything,
         }
+    }
+
+    /// Targets of every kind.
+    pub fn total(&self) -> u32 {
+        TargetKind::ALL.into_iter().map(|kind| self.get(kind)).sum()
     }
 
     /// What is left under `limits`, per kind.
     pub fn left(&self, limits: &QuotaLimits) -> QuotaUsage {
-        QuotaUsage {
-            url: limits.url.saturating_sub(self.url),
-            prefix: limits.prefix.saturating_sub(self.prefix),
-            regex: limits.regex.saturating_sub(self.regex),
+        let mut left = QuotaUsage::default();
+        for kind in TargetKind::ALL {
+            *left.get_mut(kind) = limits.daily(kind).saturating_sub(self.get(kind));
         }
+        left
     }
 }
 
@@ -97,6 +112,22 @@ mod tests {
         assert_eq!(fits, vec![true, true, true, false]);
         assert_eq!(after.regex, 3);
         assert_eq!(after.left(&limits).regex, 0);
+    }
+
+    #[test]
+    fn tags_and_everything_count_apart() {
+        let limits = QuotaLimits {
+            everything: 1,
+            ..Default::default()
+        };
+        let (fits, after) = apportion(
+            [Everything, Tag, Everything],
+            &limits,
+            QuotaUsage::default(),
+        );
+        assert_eq!(fits, vec![true, true, false]);
+        assert_eq!((after.tag, after.everything), (1, 1));
+        assert_eq!(after.left(&limits).tag, QuotaLimits::default().tag - 1);
     }
 
     #[test]

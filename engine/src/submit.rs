@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
 use crate::store::{AuditEntry, BatchWrite, NewBatch, NewTask, StoreError, StoreRefusal};
-use crate::target::{DomainName, Target, TargetKind};
+use crate::target::{DomainName, PurgeMode, Target, TargetKind};
 use crate::tasks::{TaskRecord, TaskStatus};
 use crate::time::QuotaDay;
 use crate::users::{QuotaLimits, User};
@@ -43,6 +43,13 @@ impl Source {
 pub struct Submission {
     /// The targets in request order (duplicates are merged).
     pub targets: Vec<(TargetKind, String)>,
+    /// The host tag and everything targets are on (required with them).
+    pub domain: Option<String>,
+    /// Delete or invalidate, for every target.
+    pub mode: PurgeMode,
+    /// Names of edge groups of the targets' domains: the tasks go only to their nodes (empty:
+    /// every group).
+    pub groups: Vec<String>,
     /// Where each task's result is posted.
     pub callback_url: Option<String>,
     /// Client idempotency key of the whole batch (v1).
@@ -53,6 +60,23 @@ pub struct Submission {
     pub source: Source,
     /// The key it was made with.
     pub api_key_id: Option<i64>,
+}
+
+impl Submission {
+    /// `targets` from `source`, deleted on every group, without callback, keys or client ids.
+    pub fn new(source: Source, targets: Vec<(TargetKind, String)>) -> Self {
+        Self {
+            targets,
+            domain: None,
+            mode: PurgeMode::Delete,
+            groups: Vec::new(),
+            callback_url: None,
+            idempotency_key: None,
+            client_task_id: None,
+            source,
+            api_key_id: None,
+        }
+    }
 }
 
 /// Why a whole submission was refused (nothing was written).
@@ -67,6 +91,23 @@ pub enum SubmitError {
     /// No target at all.
     #[error("no target given")]
     Empty,
+    /// Tags or everything without the domain they are on.
+    #[error("a domain is required with tags and everything")]
+    DomainRequired,
+    /// The request's domain is not one of the user's.
+    #[error("{0} is not one of your domains")]
+    NotYourDomain(String),
+    /// A named edge group does not exist or does not serve a domain of the request.
+    #[error("edge group {group:?} does not serve {domain}")]
+    UnknownGroup {
+        /// The group named.
+        group: String,
+        /// The domain it does not serve.
+        domain: String,
+    },
+    /// More edge groups named than any domain has.
+    #[error("at most {MAX_GROUPS} edge groups may be named")]
+    TooManyGroups,
     /// More targets than one request may carry.
     #[error("you can't submit more than {limit} targets at a time")]
     TooMany {
@@ -89,6 +130,9 @@ pub enum SubmitError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// The most edge groups one submission may name.
+pub const MAX_GROUPS: usize = 64;
 
 /// Why one target was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -220,16 +264,18 @@ pub struct LineCheck {
     pub result: Result<DomainName, String>,
 }
 
-/// Parses `lines` as targets of `kind` and finds each one's domain among `domains`.
+/// Parses `lines` as targets of `kind` (tags on `host`) and finds each one's domain among
+/// `domains`.
 pub fn check_lines(
     kind: TargetKind,
     lines: Vec<String>,
+    host: Option<&str>,
     domains: &[(i64, DomainName)],
 ) -> Vec<LineCheck> {
     lines
         .into_iter()
         .map(|line| {
-            let result = match Target::parse(kind, &line) {
+            let result = match Target::parse_on(kind, &line, host) {
                 Err(error) => Err(error.to_string()),
                 Ok(target) => domain_for(domains, target.host())
                     .and_then(|id| domains.iter().find(|(domain_id, _)| *domain_id == id))
@@ -302,6 +348,19 @@ pub(crate) fn prepare(
     if targets.is_empty() {
         return Err(SubmitError::Empty);
     }
+    if submission.groups.len() > MAX_GROUPS {
+        return Err(SubmitError::TooManyGroups);
+    }
+    let domain = submission.domain.as_deref().map(str::trim);
+    match domain {
+        None if targets.iter().any(|(kind, _)| kind.needs_host()) => {
+            return Err(SubmitError::DomainRequired)
+        }
+        Some(host) if domain_for(domains, &host.to_ascii_lowercase()).is_none() => {
+            return Err(SubmitError::NotYourDomain(host.to_owned()))
+        }
+        _ => {}
+    }
     if targets.len() > limits.batch as usize {
         return Err(SubmitError::TooMany {
             limit: limits.batch,
@@ -312,7 +371,7 @@ pub(crate) fn prepare(
     let mut tasks = Vec::with_capacity(targets.len());
     let mut task_verdicts = Vec::with_capacity(targets.len());
     for (kind, text) in targets {
-        let result = match Target::parse(kind, &text) {
+        let result = match Target::parse_on(kind, &text, domain) {
             Err(error) => Err(Refusal::Invalid(error.to_string())),
             Ok(target) => match domain_for(domains, target.host()) {
                 None => Err(Refusal::NotYourDomain),
@@ -322,7 +381,8 @@ pub(crate) fn prepare(
                     tasks.push(NewTask {
                         id: id.clone(),
                         kind,
-                        target: text.clone(),
+                        target: target.as_str().to_owned(),
+                        host: kind.needs_host().then(|| target.host().to_owned()),
                         domain_id,
                     });
                     Ok(AcceptedTask::new(id, now))
@@ -345,6 +405,9 @@ pub(crate) fn prepare(
         detail: serde_json::json!({
             "source": submission.source.as_str(),
             "targets": tasks.len(),
+            "kinds": kind_counts(&tasks),
+            "mode": submission.mode.as_str(),
+            "groups": distinct_names(&submission.groups),
         }),
     };
     let batch = NewBatch {
@@ -355,6 +418,8 @@ pub(crate) fn prepare(
         idempotency_key: submission.idempotency_key.clone(),
         client_task_id: submission.client_task_id.clone(),
         callback_url: submission.callback_url.clone(),
+        mode: submission.mode,
+        groups: distinct_names(&submission.groups),
         created_at: now,
         day: day.key(),
         limits,
@@ -366,6 +431,29 @@ pub(crate) fn prepare(
         verdicts,
         task_verdicts,
     })
+}
+
+/// Trimmed, non-empty names, each once, in order.
+fn distinct_names(names: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty() && seen.insert(*name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How many tasks of each kind, for the audit entry.
+fn kind_counts(tasks: &[NewTask]) -> serde_json::Map<String, serde_json::Value> {
+    let mut counts = serde_json::Map::new();
+    for kind in TargetKind::ALL {
+        let count = tasks.iter().filter(|task| task.kind == kind).count();
+        if count > 0 {
+            counts.insert(kind.as_str().to_owned(), count.into());
+        }
+    }
+    counts
 }
 
 /// Applies what the store decided to the verdicts.

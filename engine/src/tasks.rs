@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BatchId, TaskId};
-use crate::target::TargetKind;
+use crate::target::{PurgeMode, Target, TargetError, TargetKind};
 use crate::users::UserId;
 
 /// Where a task is in its life.
@@ -62,10 +62,16 @@ pub struct TaskRecord {
     pub user_id: UserId,
     /// The domain the target is on.
     pub domain_id: i64,
-    /// URL, prefix or regex.
+    /// URL, prefix, regex, tag or everything.
     pub kind: TargetKind,
-    /// The target as the client sent it.
+    /// The target as the client sent it (a tag's name; `*` for everything).
     pub target: String,
+    /// The host of a tag or everything task (URL kinds carry theirs in the target).
+    pub host: Option<String>,
+    /// Delete or invalidate.
+    pub mode: PurgeMode,
+    /// The edge groups it goes to; empty for every group of its domain.
+    pub groups: Vec<String>,
     /// The seed-000 client's task id, if it sent one.
     pub client_task_id: Option<String>,
     /// Current status.
@@ -86,6 +92,25 @@ pub struct TaskRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// Where its result is posted when it ends.
     pub callback_url: Option<String>,
+}
+
+impl TaskRecord {
+    /// The target, parsed again (for its host and the requests edges get).
+    pub fn parsed_target(&self) -> Result<Target, TargetError> {
+        Target::parse_on(self.kind, &self.target, self.host.as_deref())
+    }
+
+    /// The host whose cache the task purges: its own for tags and everything, else the
+    /// target's (empty when the stored target no longer parses).
+    pub fn host(&self) -> String {
+        match &self.host {
+            Some(host) => host.clone(),
+            None => self
+                .parsed_target()
+                .map(|target| target.host().to_owned())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Why a node failed: the `failed_status` key of seed 000.

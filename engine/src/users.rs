@@ -39,6 +39,7 @@ impl Role {
 
 /// Daily limits per kind and the most targets one request may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QuotaLimits {
     /// Exact URLs per day.
     pub url: u32,
@@ -46,6 +47,10 @@ pub struct QuotaLimits {
     pub prefix: u32,
     /// Regexes per day.
     pub regex: u32,
+    /// Cache tags per day.
+    pub tag: u32,
+    /// Everything-on-a-domain purges per day.
+    pub everything: u32,
     /// Targets per request.
     pub batch: u32,
 }
@@ -56,6 +61,8 @@ impl Default for QuotaLimits {
             url: 10_000,
             prefix: 100,
             regex: 500,
+            tag: 1_000,
+            everything: 10,
             batch: 500,
         }
     }
@@ -68,6 +75,8 @@ impl QuotaLimits {
             TargetKind::Url => self.url,
             TargetKind::Prefix => self.prefix,
             TargetKind::Regex => self.regex,
+            TargetKind::Tag => self.tag,
+            TargetKind::Everything => self.everything,
         }
     }
 }
@@ -81,17 +90,37 @@ pub struct QuotaOverrides {
     pub prefix: Option<u32>,
     /// Regexes per day.
     pub regex: Option<u32>,
+    /// Cache tags per day.
+    #[serde(default)]
+    pub tag: Option<u32>,
+    /// Everything-on-a-domain purges per day.
+    #[serde(default)]
+    pub everything: Option<u32>,
     /// Targets per request.
     pub batch: Option<u32>,
 }
 
 impl QuotaOverrides {
+    /// These overrides, and `current`'s where these have none.
+    pub fn or(self, current: QuotaOverrides) -> QuotaOverrides {
+        QuotaOverrides {
+            url: self.url.or(current.url),
+            prefix: self.prefix.or(current.prefix),
+            regex: self.regex.or(current.regex),
+            tag: self.tag.or(current.tag),
+            everything: self.everything.or(current.everything),
+            batch: self.batch.or(current.batch),
+        }
+    }
+
     /// The limits in force, given the defaults.
     pub fn resolve(&self, defaults: &QuotaLimits) -> QuotaLimits {
         QuotaLimits {
             url: self.url.unwrap_or(defaults.url),
             prefix: self.prefix.unwrap_or(defaults.prefix),
             regex: self.regex.unwrap_or(defaults.regex),
+            tag: self.tag.unwrap_or(defaults.tag),
+            everything: self.everything.unwrap_or(defaults.everything),
             batch: self.batch.unwrap_or(defaults.batch),
         }
     }

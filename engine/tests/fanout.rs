@@ -385,6 +385,9 @@ async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Ba
                 client_task_id: None,
                 source: Source::Api000,
                 api_key_id: Some(key.id),
+                domain: None,
+                mode: Default::default(),
+                groups: Vec::new(),
             },
         )
         .await

@@ -20,6 +20,9 @@ fn submission(url: &str) -> Submission {
         client_task_id: None,
         source: Source::V1,
         api_key_id: None,
+        domain: None,
+        mode: Default::default(),
+        groups: Vec::new(),
     }
 }
 

@@ -176,6 +176,12 @@ pub enum QuotaCommand {
         /// Regexes per day.
         #[arg(long)]
         regex: Option<u32>,
+        /// Cache tags per day.
+        #[arg(long)]
+        tag: Option<u32>,
+        /// Everything-on-a-domain purges per day.
+        #[arg(long)]
+        everything: Option<u32>,
         /// Targets per request.
         #[arg(long)]
         batch: Option<u32>,
@@ -341,22 +347,32 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
             url,
             prefix,
             regex,
+            tag,
+            everything,
             batch,
         }) => {
             let owner = find_user(engine, &user).await?;
-            let current = owner.quota;
-            let quota = QuotaOverrides {
-                url: url.or(current.url),
-                prefix: prefix.or(current.prefix),
-                regex: regex.or(current.regex),
-                batch: batch.or(current.batch),
+            let changes = QuotaOverrides {
+                url,
+                prefix,
+                regex,
+                tag,
+                everything,
+                batch,
             };
+            let quota = changes.or(owner.quota);
             let updated = engine.set_quota(&actor, owner.id, quota).await?;
             let limits = updated.quota.resolve(&engine.config().quota);
             out.print(
                 &format!(
-                    "{}: url {}, prefix {}, regex {} per day; {} per request",
-                    updated.username, limits.url, limits.prefix, limits.regex, limits.batch
+                    "{}: url {}, prefix {}, regex {}, tag {}, everything {} per day; {} per request",
+                    updated.username,
+                    limits.url,
+                    limits.prefix,
+                    limits.regex,
+                    limits.tag,
+                    limits.everything,
+                    limits.batch
                 ),
                 json!({ "user": updated.username, "limits": limits }),
             )

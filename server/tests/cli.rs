@@ -57,7 +57,7 @@ impl Cli {
 #[test]
 fn operators_set_up_users_keys_domains_nodes_and_quotas() {
     let cli = Cli::new();
-    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 6);
+    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 7);
     let user = cli.json(
         &["user", "add", "alice", "--developer", "--password-stdin"],
         Some("alice-password\n"),
@@ -149,6 +149,22 @@ fn operators_set_up_users_keys_domains_nodes_and_quotas() {
     );
     let quota = cli.json(&["quota", "set", "alice", "--url", "5"], None);
     assert_eq!(quota["limits"]["regex"], 7, "other limits keep their value");
+    let quota = cli.json(
+        &["quota", "set", "alice", "--tag", "30", "--everything", "2"],
+        None,
+    );
+    assert_eq!(
+        (
+            &quota["limits"]["tag"],
+            &quota["limits"]["everything"],
+            &quota["limits"]["url"]
+        ),
+        (
+            &serde_json::json!(30),
+            &serde_json::json!(2),
+            &serde_json::json!(5)
+        )
+    );
 }
 
 #[test]

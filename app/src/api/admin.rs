@@ -35,7 +35,7 @@ pub async fn admin_users() -> Result<Vec<UserRow>, AppError> {
                 let used = history
                     .iter()
                     .find(|(d, _)| *d == key)
-                    .map(|(_, u)| u.url + u.prefix + u.regex)
+                    .map(|(_, u)| u.total())
                     .unwrap_or(0);
                 (day.format("%m-%d").to_string(), used)
             })
@@ -45,7 +45,14 @@ pub async fn admin_users() -> Result<Vec<UserRow>, AppError> {
             role: user.role.as_str().into(),
             enabled: user.enabled,
             can_purge: user.can_purge,
-            limits: (limits.url, limits.prefix, limits.regex, limits.batch),
+            limits: crate::models::LimitsRow {
+                url: limits.url,
+                prefix: limits.prefix,
+                regex: limits.regex,
+                tag: limits.tag,
+                everything: limits.everything,
+                batch: limits.batch,
+            },
             usage,
         });
     }
@@ -130,6 +137,8 @@ pub async fn admin_set_quota(
     url: String,
     prefix: String,
     regex: String,
+    tag: String,
+    everything: String,
     batch: String,
 ) -> Result<(), AppError> {
     let engine = super::context::engine()?;
@@ -148,6 +157,8 @@ pub async fn admin_set_quota(
         url: number(&url, "url")?,
         prefix: number(&prefix, "prefix")?,
         regex: number(&regex, "regex")?,
+        tag: number(&tag, "tag")?,
+        everything: number(&everything, "everything")?,
         batch: number(&batch, "per request")?,
     };
     engine

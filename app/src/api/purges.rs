@@ -3,12 +3,30 @@
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::{LineVerdict, QuotaSummary, SubmitResult};
+use crate::models::{DomainGroups, LineVerdict, QuotaSummary, SubmitResult};
+
+/// The user's domains and the edge groups serving each: the purge form's choices.
+#[server]
+pub async fn purge_choices() -> Result<DomainGroups, AppError> {
+    let engine = super::context::engine()?;
+    let user = super::context::user().await?;
+    let domains = engine
+        .purge_choices(&user)
+        .await?
+        .into_iter()
+        .map(|(domain, groups)| (domain.to_string(), groups))
+        .collect();
+    Ok(DomainGroups { domains })
+}
 
 /// Validates lines as the user types: which line is invalid and why, which domain it hits (at
-/// most a request's worth of lines, rate-limited per session).
+/// most a request's worth of lines, rate-limited per session). Tags are checked on `domain`.
 #[server]
-pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict>, AppError> {
+pub async fn check_targets(
+    kind: String,
+    text: String,
+    #[server(default)] domain: String,
+) -> Result<Vec<LineVerdict>, AppError> {
     use engine::target::TargetKind;
 
     let engine = super::context::engine()?;
@@ -16,7 +34,7 @@ pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict
     let token = super::context::session_token().ok_or(AppError::Unauthorized)?;
     let kind = TargetKind::parse(&kind).ok_or_else(|| AppError::Invalid("unknown kind".into()))?;
     let checks = engine
-        .check_targets(&token, &user, kind, &text)
+        .check_targets(&token, &user, kind, &text, non_empty(&domain))
         .await?
         .map_err(|wait| {
             AppError::RateLimited(format!(
@@ -43,15 +61,30 @@ pub async fn check_targets(kind: String, text: String) -> Result<Vec<LineVerdict
         .collect())
 }
 
-/// Submits the three boxes (one target per line); a verdict per line.
+/// `None` for a blank form field, else the trimmed text.
+#[cfg(feature = "ssr")]
+fn non_empty(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Submits the boxes (one target per line), or everything on `domain`, in `mode` (`delete` or
+/// `invalidate`), to the edge `groups` (names separated by commas; empty for all); a verdict per
+/// line.
 #[server]
+#[allow(clippy::too_many_arguments)]
 pub async fn submit_purge(
     urls: String,
     prefixes: String,
     regexes: String,
+    #[server(default)] tags: String,
+    #[server(default)] domain: String,
+    #[server(default)] everything: bool,
+    #[server(default)] mode: String,
+    #[server(default)] groups: String,
 ) -> Result<SubmitResult, AppError> {
     use engine::submit::{Source, Submission, SubmitError};
-    use engine::target::TargetKind;
+    use engine::target::{PurgeMode, TargetKind, WholeHost};
 
     let engine = super::context::engine()?;
 
@@ -66,6 +99,15 @@ pub async fn submit_purge(
     let mut targets = lines(&urls, TargetKind::Url);
     targets.extend(lines(&prefixes, TargetKind::Prefix));
     targets.extend(lines(&regexes, TargetKind::Regex));
+    targets.extend(lines(&tags, TargetKind::Tag));
+    if everything {
+        targets.push((TargetKind::Everything, WholeHost::TARGET.to_owned()));
+    }
+    let mode = match mode.trim() {
+        "" => PurgeMode::Delete,
+        name => PurgeMode::parse(name)
+            .ok_or_else(|| AppError::Invalid(format!("unknown mode {name:?}")))?,
+    };
     let submission = Submission {
         targets,
         callback_url: None,
@@ -73,6 +115,9 @@ pub async fn submit_purge(
         client_task_id: None,
         source: Source::Dashboard,
         api_key_id: None,
+        domain: non_empty(&domain),
+        mode,
+        groups: groups.split(',').filter_map(non_empty).collect(),
     };
     let outcome = engine
         .submit(&user, submission)

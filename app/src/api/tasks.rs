@@ -47,6 +47,9 @@ pub mod ssr {
             username: username.to_owned(),
             kind: task.kind.as_str().into(),
             target: task.target.clone(),
+            domain: task.host(),
+            mode: task.mode.as_str().into(),
+            groups: task.groups.clone(),
             status: task.status.as_str().into(),
             total: task.total,
             success: task.success,
@@ -121,7 +124,7 @@ pub mod ssr {
         let zone = crate::api::context::zone_of(user, engine);
         let names = owner_names(engine).await?;
         let mut filter = filter(engine, user, &zone, query, 1000).await?;
-        let mut csv = String::from("id,batch_id,user,kind,target,status,total,success,failed,created_at,started_at,finished_at\n");
+        let mut csv = String::from("id,batch_id,user,kind,target,status,total,success,failed,created_at,started_at,finished_at,domain,mode,groups\n");
         let mut written = 0;
         loop {
             let page = engine.list_tasks(&filter).await?;
@@ -147,6 +150,9 @@ pub mod ssr {
                     row.created_at,
                     row.started_at.unwrap_or_default(),
                     row.finished_at.unwrap_or_default(),
+                    row.domain,
+                    row.mode,
+                    row.groups.join(" "),
                 ];
                 let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                 csv.push_str(&line.join(","));

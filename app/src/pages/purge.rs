@@ -1,10 +1,11 @@
-//! `/purge`: one box per kind, validated as you type, then a verdict per line.
+//! `/purge`: one box per kind, validated as you type, delete or invalidate, a choice of edge
+//! groups, everything on a domain behind a typed confirmation, then a verdict per line.
 
 use leptos::prelude::*;
 
-use crate::api::purges::{CheckTargets, SubmitPurge};
+use crate::api::purges::{purge_choices, CheckTargets, SubmitPurge};
 use crate::components::guard::RequireUser;
-use crate::models::LineVerdict;
+use crate::models::{DomainGroups, LineVerdict};
 
 /// The purge form.
 #[component]
@@ -12,28 +13,95 @@ pub fn PurgePage() -> impl IntoView {
     view! { <RequireUser><PurgeForm/></RequireUser> }
 }
 
+/// What the form holds, shared by its parts.
+#[derive(Clone, Copy)]
+struct FormState {
+    urls: RwSignal<String>,
+    prefixes: RwSignal<String>,
+    regexes: RwSignal<String>,
+    tags: RwSignal<String>,
+    domain: RwSignal<String>,
+    invalidate: RwSignal<bool>,
+    groups: RwSignal<Vec<String>>,
+}
+
+impl FormState {
+    fn request(&self, everything: bool) -> SubmitPurge {
+        let boxes = |signal: RwSignal<String>| {
+            if everything {
+                String::new()
+            } else {
+                signal.get()
+            }
+        };
+        SubmitPurge {
+            urls: boxes(self.urls),
+            prefixes: boxes(self.prefixes),
+            regexes: boxes(self.regexes),
+            tags: boxes(self.tags),
+            domain: self.domain.get(),
+            everything,
+            mode: if self.invalidate.get() {
+                "invalidate"
+            } else {
+                "delete"
+            }
+            .to_owned(),
+            groups: self.groups.get().join(","),
+        }
+    }
+}
+
 #[component]
 fn PurgeForm() -> impl IntoView {
-    let urls = RwSignal::new(String::new());
-    let prefixes = RwSignal::new(String::new());
-    let regexes = RwSignal::new(String::new());
+    let form = FormState {
+        urls: RwSignal::new(String::new()),
+        prefixes: RwSignal::new(String::new()),
+        regexes: RwSignal::new(String::new()),
+        tags: RwSignal::new(String::new()),
+        domain: RwSignal::new(String::new()),
+        invalidate: RwSignal::new(false),
+        groups: RwSignal::new(Vec::new()),
+    };
+    let choices = Resource::new(|| (), |_| purge_choices());
+    // The first plain domain is chosen until the user types another.
+    Effect::new(move |_| {
+        if let Some(Ok(choices)) = choices.get() {
+            if form.domain.get_untracked().is_empty() {
+                if let Some((first, _)) = choices.domains.iter().find(|(d, _)| !d.starts_with("*."))
+                {
+                    form.domain.set(first.clone());
+                }
+            }
+        }
+    });
     let submit = ServerAction::<SubmitPurge>::new();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        submit.dispatch(SubmitPurge {
-            urls: urls.get(),
-            prefixes: prefixes.get(),
-            regexes: regexes.get(),
-        });
+        submit.dispatch(form.request(false));
     };
     view! {
         <h1>"Purge"</h1>
         <form class="card" on:submit=on_submit>
-            <TargetBox kind="url" label="URLs" hint="http://www.example.com/a.png — one per line" text=urls/>
-            <TargetBox kind="prefix" label="Prefixes" hint="http://www.example.com/static/ — path ends in / or *" text=prefixes/>
-            <TargetBox kind="regex" label="Regexes" hint=r"http://www.example.com/img/.*\.png — the path is a regex" text=regexes/>
+            <TargetBox kind="url" label="URLs" hint="http://www.example.com/a.png — one per line" text=form.urls domain=form.domain/>
+            <TargetBox kind="prefix" label="Prefixes" hint="http://www.example.com/static/ — path ends in / or *" text=form.prefixes domain=form.domain/>
+            <TargetBox kind="regex" label="Regexes" hint=r"http://www.example.com/img/.*\.png — the path is a regex" text=form.regexes domain=form.domain/>
+            <Transition fallback=|| ()>
+                {move || choices.get().and_then(Result::ok).map(|choices| view! { <DomainChoices choices form/> })}
+            </Transition>
+            <TargetBox kind="tag" label="Cache tags (of the domain above)" hint="product-42 — one per line, as the origin sends them in xkey or Surrogate-Key" text=form.tags domain=form.domain/>
+            <fieldset class="field">
+                <legend>"What happens to matching objects"</legend>
+                <label><input type="radio" name="mode" value="delete" data-testid="mode-delete"
+                    prop:checked=move || !form.invalidate.get() on:change=move |_| form.invalidate.set(false)/>
+                    " Delete: the next request goes to the origin"</label>
+                <label><input type="radio" name="mode" value="invalidate" data-testid="mode-invalidate"
+                    prop:checked=move || form.invalidate.get() on:change=move |_| form.invalidate.set(true)/>
+                    " Invalidate: served stale while the edge refetches (Varnish: URLs and tags)"</label>
+            </fieldset>
             <button type="submit" class="button" data-testid="submit-purge" disabled=move || submit.pending().get()>"Purge"</button>
         </form>
+        <Everything form submit/>
         {move || submit.value().get().map(|result| match result {
             Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
             Ok(result) => view! {
@@ -49,13 +117,83 @@ fn PurgeForm() -> impl IntoView {
     }
 }
 
-/// One textarea with its inline, per-line validation.
+/// The domain tags and everything are on (one of the user's, or a host under a wildcard one),
+/// and the edge groups to purge on (all when none is ticked).
+#[component]
+fn DomainChoices(choices: DomainGroups, form: FormState) -> impl IntoView {
+    let groups = choices.groups();
+    view! {
+        <div class="field">
+            <label for="purge-domain">"Domain (for tags and everything)"</label>
+            <input id="purge-domain" list="purge-domains" data-testid="purge-domain"
+                prop:value=move || form.domain.get() on:input=move |ev| form.domain.set(event_target_value(&ev))/>
+            <datalist id="purge-domains">
+                {choices.domains.iter().map(|(domain, _)| view! { <option value=domain.clone()></option> }).collect_view()}
+            </datalist>
+        </div>
+        <fieldset class="field" data-testid="purge-groups">
+            <legend>"Edge groups (none ticked: every group of each domain)"</legend>
+            {groups.into_iter().map(|group| {
+                let name = group.clone();
+                let toggled = group.clone();
+                view! {
+                    <label><input type="checkbox" value=group.clone()
+                        prop:checked=move || form.groups.get().contains(&name)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            form.groups.update(|groups| {
+                                groups.retain(|g| *g != toggled);
+                                if on { groups.push(toggled.clone()); }
+                            });
+                        }/>" "{group}</label>
+                }
+            }).collect_view()}
+        </fieldset>
+    }
+}
+
+/// "Purge everything on this domain", confirmed by typing the domain.
+#[component]
+fn Everything(form: FormState, submit: ServerAction<SubmitPurge>) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let confirmed = move || {
+        let domain = form.domain.get();
+        !domain.trim().is_empty() && typed.get().trim().eq_ignore_ascii_case(domain.trim())
+    };
+    view! {
+        <section class="card danger">
+            <h2>"Everything on a domain"</h2>
+            <p class="muted">"Removes every cached object of the domain chosen above from its edges (or the ticked groups); the origin then serves every request until the caches fill again."</p>
+            <button type="button" class="button danger" data-testid="everything-start"
+                on:click=move |_| { typed.set(String::new()); asking.set(true); }>
+                "Purge everything on this domain…"
+            </button>
+            <Show when=move || asking.get()>
+                <div class="confirm" role="dialog" aria-label="Confirm purging everything" data-testid="everything-confirm">
+                    <p>"Type " <code>{move || form.domain.get()}</code> " to purge everything it has cached."</p>
+                    <input data-testid="everything-typed" aria-label="Domain to confirm"
+                        prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
+                    <button type="button" class="button danger" data-testid="everything-submit"
+                        disabled=move || !confirmed() || submit.pending().get()
+                        on:click=move |_| { asking.set(false); submit.dispatch(form.request(true)); }>
+                        "Purge everything"
+                    </button>
+                    <button type="button" class="button secondary" on:click=move |_| asking.set(false)>"Cancel"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+/// One textarea with its inline, per-line validation (tags are checked on `domain`).
 #[component]
 fn TargetBox(
     kind: &'static str,
     label: &'static str,
     hint: &'static str,
     text: RwSignal<String>,
+    domain: RwSignal<String>,
 ) -> impl IntoView {
     let check = ServerAction::<CheckTargets>::new();
     let id = format!("targets-{kind}");
@@ -67,7 +205,7 @@ fn TargetBox(
                 on:input=move |event| {
                     let value = event_target_value(&event);
                     text.set(value.clone());
-                    check.dispatch(CheckTargets { kind: kind.to_owned(), text: value });
+                    check.dispatch(CheckTargets { kind: kind.to_owned(), text: value, domain: domain.get_untracked() });
                 }
             ></textarea>
             {move || check.value().get().and_then(Result::ok).filter(|v| !v.is_empty()).map(|verdicts| view! {

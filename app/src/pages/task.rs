@@ -50,7 +50,7 @@ fn Task() -> impl IntoView {
                             <h1>"Task"</h1>
                             <section class="card">
                                 <p class="target"><code data-testid="task-target">{task.target.clone()}</code></p>
-                                <p><StatusBadge status/>" " {task.kind.clone()} " · " {task.username.clone()}</p>
+                                <p><StatusBadge status/>" " <span data-testid="task-kind">{task.describe()}</span> " · " {task.domain.clone()} " · " {task.username.clone()}</p>
                                 <ProgressBar success failed total/>
                                 <ol class="timeline">
                                     <li>"Created " {task.created_at.clone()}</li>

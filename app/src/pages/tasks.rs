@@ -57,6 +57,7 @@ fn History() -> impl IntoView {
             </select></label>
             <label>"Kind" <select name="kind" prop:value=value("kind")>
                 <option value="">"any"</option><option value="url">"url"</option><option value="prefix">"prefix"</option><option value="regex">"regex"</option>
+                <option value="tag">"tag"</option><option value="everything">"everything"</option>
             </select></label>
             <label>"Domain" <input name="domain" prop:value=value("domain") placeholder="www.example.com"/></label>
             <label>"From" <input name="from" type="date" prop:value=value("from")/></label>
@@ -83,8 +84,8 @@ fn History() -> impl IntoView {
                                         {tasks.into_iter().map(|task| view! {
                                             <tr data-testid="task-row">
                                                 <td>{task.created_at.clone()}</td>
-                                                <td>{task.kind.clone()}</td>
-                                                <td class="target"><a href=format!("/tasks/{}", task.id)>{task.target.clone()}</a></td>
+                                                <td data-testid="task-kind">{task.describe()}</td>
+                                                <td class="target"><a href=format!("/tasks/{}", task.id)>{task.target.clone()}</a>{(task.kind == "tag" || task.kind == "everything").then(|| view! { " " <span class="muted">{format!("on {}", task.domain)}</span> })}</td>
                                                 <td><StatusBadge status=task.status.clone()/></td>
                                                 <td>{format!("{}/{} ({} failed)", task.success, task.total, task.failed)}</td>
                                                 <td>{task.username.clone()}</td>

@@ -64,6 +64,7 @@ impl Engine {
         } else {
             submit::prepare(user, &submission, &domains, limits, &day, now)?
         };
+        self.check_groups(&prepared.batch, &domains).await?;
         let used = self.inner.store.quota_used(user.id, &day.key()).await?;
         if prepared.batch.tasks.is_empty() {
             count_verdicts(submission_source, &prepared.verdicts);
@@ -150,7 +151,49 @@ impl Engine {
         }
     }
 
-    /// Checks lines of one kind as the dashboard validates them while the user types: at most the
+    /// Refuses a batch naming an edge group that does not serve one of its tasks' domains.
+    async fn check_groups(
+        &self,
+        batch: &crate::store::NewBatch,
+        domains: &[(i64, crate::target::DomainName)],
+    ) -> Result<(), SubmitError> {
+        if batch.groups.is_empty() {
+            return Ok(());
+        }
+        let mut checked = std::collections::HashSet::new();
+        for task in &batch.tasks {
+            if !checked.insert(task.domain_id) {
+                continue;
+            }
+            let serving = self.inner.store.domain_group_names(task.domain_id).await?;
+            if let Some(group) = batch.groups.iter().find(|g| !serving.contains(g)) {
+                let domain = domains
+                    .iter()
+                    .find(|(id, _)| *id == task.domain_id)
+                    .map(|(_, name)| name.to_string())
+                    .unwrap_or_default();
+                return Err(SubmitError::UnknownGroup {
+                    group: group.clone(),
+                    domain,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The user's domains with the names of the edge groups serving each, for the purge form.
+    pub async fn purge_choices(
+        &self,
+        user: &User,
+    ) -> Result<Vec<(crate::target::DomainName, Vec<String>)>, EngineError> {
+        let mut choices = Vec::new();
+        for (id, domain) in self.inner.store.domains_of_user(user.id).await? {
+            choices.push((domain, self.inner.store.domain_group_names(id).await?));
+        }
+        Ok(choices)
+    }
+
+    /// Checks lines of one kind (tags on `host`) as the dashboard validates them while the user types: at most the
     /// user's per-request number of lines, parsed on the CPU pool, and no more lines per second
     /// per session than 200 (after a burst of 1000). `Err(wait)` when the session must wait.
     pub async fn check_targets(
@@ -159,6 +202,7 @@ impl Engine {
         user: &User,
         kind: crate::target::TargetKind,
         text: &str,
+        host: Option<String>,
     ) -> Result<Result<Vec<submit::LineCheck>, std::time::Duration>, EngineError> {
         let limit = user.quota.resolve(&self.inner.config.quota).batch as usize;
         let lines: Vec<String> = text
@@ -179,7 +223,7 @@ impl Engine {
         let checks = self
             .inner
             .cpu
-            .run(move || submit::check_lines(kind, lines, &domains))
+            .run(move || submit::check_lines(kind, lines, host.as_deref(), &domains))
             .await?;
         Ok(Ok(checks))
     }

@@ -43,17 +43,13 @@ impl Engine {
         Ok(Some(self.inner.store.tasks_of_batch(&id).await?))
     }
 
-    /// The newest task of `user` for exactly this target text (seed 000's `/api/q`).
-    pub async fn latest_task_for_target(
+    /// The newest exact-URL task of `user` for exactly this URL (seed 000's `/api/q`).
+    pub async fn latest_url_task(
         &self,
         user: UserId,
         target: &str,
     ) -> Result<Option<TaskRecord>, EngineError> {
-        Ok(self
-            .inner
-            .store
-            .latest_task_for_target(user, target)
-            .await?)
+        Ok(self.inner.store.latest_url_task(user, target).await?)
     }
 
     /// A page of tasks.

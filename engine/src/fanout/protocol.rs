@@ -2,11 +2,17 @@
 
 use super::template;
 use crate::fleet::Protocol;
-use crate::target::Target;
+use crate::target::{PurgeMode, Target};
 use crate::tasks::FailureReason;
 
 /// The header Varnish's VCL reads the ban pattern from.
 pub const BAN_HEADER: &str = "X-Ban-Regex";
+
+/// The header Varnish's VCL reads the cache tag to purge from (the xkey vmod's convention).
+pub const TAG_HEADER: &str = "xkey-purge";
+
+/// The header that asks Varnish's VCL to invalidate (soft purge) instead of delete.
+pub const MODE_HEADER: &str = "X-Purge-Mode";
 
 /// One purge request for one node, before the address is filled in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,14 +27,36 @@ pub struct EdgeRequest {
     pub headers: Vec<(String, String)>,
 }
 
-/// Builds the request `protocol` uses for `target`, or `None` when the protocol cannot express it.
-pub fn build_request(target: &Target, protocol: &Protocol) -> Option<EdgeRequest> {
+/// Builds the request `protocol` uses for `target` in `mode`, or `None` when the protocol cannot
+/// express it.
+///
+/// Varnish (the shipped VCL) deletes and invalidates URLs and tags (`purge.soft`,
+/// `xkey.softpurge`); its prefixes, regexes and everything are bans, which cannot be soft. nginx
+/// (ngx_cache_purge) deletes URLs, and with `prefix_wildcard` prefixes and everything (`/*`);
+/// Squid and ATS delete URLs.
+pub fn build_request(target: &Target, mode: PurgeMode, protocol: &Protocol) -> Option<EdgeRequest> {
     let host = target.host().to_owned();
+    let soft = mode == PurgeMode::Invalidate;
     let plain = |method: &str, path: String| EdgeRequest {
         method: method.to_owned(),
         path,
         host: host.clone(),
         headers: Vec::new(),
+    };
+    let varnish_purge = |path: String, tag: Option<&str>| {
+        let mut request = plain("PURGE", path);
+        if let Some(tag) = tag {
+            request
+                .headers
+                .push((TAG_HEADER.to_owned(), tag.to_owned()));
+        }
+        if soft {
+            request.headers.push((
+                MODE_HEADER.to_owned(),
+                PurgeMode::Invalidate.as_str().to_owned(),
+            ));
+        }
+        request
     };
     let ban = |pattern: String| EdgeRequest {
         method: "BAN".to_owned(),
@@ -37,11 +65,22 @@ pub fn build_request(target: &Target, protocol: &Protocol) -> Option<EdgeRequest
         headers: vec![(BAN_HEADER.to_owned(), pattern)],
     };
     match (protocol, target) {
-        (Protocol::Varnish, Target::Url(url)) => {
-            Some(plain("PURGE", url.path_and_query().to_owned()))
+        (Protocol::Custom(template), target) => {
+            template::custom_request(template, target, mode, &host)
         }
+        (Protocol::Varnish, Target::Url(url)) => {
+            Some(varnish_purge(url.path_and_query().to_owned(), None))
+        }
+        (Protocol::Varnish, Target::Tag(tag)) => {
+            Some(varnish_purge("/".to_owned(), Some(tag.as_str())))
+        }
+        // Everything below deletes: bans and the other presets cannot invalidate.
+        _ if soft => None,
         (Protocol::Varnish, Target::Prefix(prefix)) => Some(ban(prefix.edge_pattern())),
         (Protocol::Varnish, Target::Regex(regex)) => Some(ban(regex.edge_pattern())),
+        (Protocol::Varnish, Target::Everything(whole)) => {
+            Some(ban(whole.edge_pattern().to_owned()))
+        }
         (Protocol::Nginx { .. } | Protocol::Squid | Protocol::Ats, Target::Url(url)) => {
             Some(plain("PURGE", url.path_and_query().to_owned()))
         }
@@ -51,8 +90,13 @@ pub fn build_request(target: &Target, protocol: &Protocol) -> Option<EdgeRequest
             },
             Target::Prefix(prefix),
         ) => Some(plain("PURGE", format!("{}*", prefix.path()))),
+        (
+            Protocol::Nginx {
+                prefix_wildcard: true,
+            },
+            Target::Everything(_),
+        ) => Some(plain("PURGE", "/*".to_owned())),
         (Protocol::Nginx { .. } | Protocol::Squid | Protocol::Ats, _) => None,
-        (Protocol::Custom(template), target) => template::custom_request(template, target, &host),
     }
 }
 
@@ -94,13 +138,17 @@ mod tests {
     use super::*;
     use crate::target::TargetKind;
 
+    fn delete(target: &Target, protocol: &Protocol) -> Option<EdgeRequest> {
+        build_request(target, PurgeMode::Delete, protocol)
+    }
+
     fn target(kind: TargetKind, text: &str) -> Target {
         Target::parse(kind, text).unwrap()
     }
 
     #[test]
     fn varnish_purges_urls_and_bans_patterns() {
-        let request = build_request(
+        let request = delete(
             &target(TargetKind::Url, "http://www.a.com/x.png?v=1"),
             &Protocol::Varnish,
         )
@@ -113,7 +161,7 @@ mod tests {
             ),
             ("PURGE", "/x.png?v=1", "www.a.com")
         );
-        let request = build_request(
+        let request = delete(
             &target(TargetKind::Regex, "http://www.a.com/test/.*\\.txt"),
             &Protocol::Varnish,
         )
@@ -123,7 +171,7 @@ mod tests {
             request.headers,
             vec![(BAN_HEADER.to_owned(), "^(?:/test/.*\\.txt)".to_owned())]
         );
-        let request = build_request(
+        let request = delete(
             &target(TargetKind::Prefix, "http://www.a.com/img.v2/"),
             &Protocol::Varnish,
         )
@@ -136,7 +184,7 @@ mod tests {
         let regex = target(TargetKind::Regex, "http://www.a.com/.*");
         let prefix = target(TargetKind::Prefix, "http://www.a.com/img/");
         assert_eq!(
-            build_request(
+            delete(
                 &regex,
                 &Protocol::Nginx {
                     prefix_wildcard: true
@@ -145,7 +193,7 @@ mod tests {
             None
         );
         assert_eq!(
-            build_request(
+            delete(
                 &prefix,
                 &Protocol::Nginx {
                     prefix_wildcard: false
@@ -153,7 +201,7 @@ mod tests {
             ),
             None
         );
-        let request = build_request(
+        let request = delete(
             &prefix,
             &Protocol::Nginx {
                 prefix_wildcard: true,
@@ -164,8 +212,8 @@ mod tests {
             (request.method.as_str(), request.path.as_str()),
             ("PURGE", "/img/*")
         );
-        assert_eq!(build_request(&prefix, &Protocol::Squid), None);
-        assert!(build_request(
+        assert_eq!(delete(&prefix, &Protocol::Squid), None);
+        assert!(delete(
             &target(TargetKind::Url, "http://www.a.com/a"),
             &Protocol::Ats
         )
@@ -213,5 +261,60 @@ mod tests {
             classify_status(&Protocol::Varnish, "BAN", 404),
             StatusVerdict::Fail(FailureReason::status(404))
         );
+    }
+
+    #[test]
+    fn varnish_purges_tags_and_invalidates_urls_and_tags() {
+        let tag = Target::parse_on(TargetKind::Tag, "product-42", Some("www.a.com")).unwrap();
+        let request = delete(&tag, &Protocol::Varnish).unwrap();
+        assert_eq!(
+            (
+                request.method.as_str(),
+                request.path.as_str(),
+                request.host.as_str()
+            ),
+            ("PURGE", "/", "www.a.com")
+        );
+        assert_eq!(
+            request.headers,
+            vec![(TAG_HEADER.to_owned(), "product-42".to_owned())]
+        );
+        let soft = build_request(&tag, PurgeMode::Invalidate, &Protocol::Varnish).unwrap();
+        assert!(soft
+            .headers
+            .contains(&(MODE_HEADER.to_owned(), "invalidate".to_owned())));
+        let url = target(TargetKind::Url, "http://www.a.com/x");
+        let soft = build_request(&url, PurgeMode::Invalidate, &Protocol::Varnish).unwrap();
+        assert_eq!(
+            (soft.path.as_str(), soft.headers.len()),
+            ("/x", 1),
+            "{soft:?}"
+        );
+        let regex = target(TargetKind::Regex, "http://www.a.com/.*");
+        assert_eq!(
+            build_request(&regex, PurgeMode::Invalidate, &Protocol::Varnish),
+            None
+        );
+    }
+
+    #[test]
+    fn everything_is_a_ban_on_varnish_and_a_wildcard_on_nginx() {
+        let all = Target::parse_on(TargetKind::Everything, "*", Some("www.a.com")).unwrap();
+        let ban = delete(&all, &Protocol::Varnish).unwrap();
+        assert_eq!(ban.method, "BAN");
+        assert_eq!(ban.headers, vec![(BAN_HEADER.to_owned(), ".*".to_owned())]);
+        let wildcard = Protocol::Nginx {
+            prefix_wildcard: true,
+        };
+        assert_eq!(delete(&all, &wildcard).unwrap().path, "/*");
+        let plain = Protocol::Nginx {
+            prefix_wildcard: false,
+        };
+        assert_eq!(delete(&all, &plain), None);
+        let tag = Target::parse_on(TargetKind::Tag, "t", Some("www.a.com")).unwrap();
+        assert_eq!(delete(&tag, &wildcard), None);
+        assert_eq!(delete(&tag, &Protocol::Squid), None);
+        let url = target(TargetKind::Url, "http://www.a.com/x");
+        assert_eq!(build_request(&url, PurgeMode::Invalidate, &wildcard), None);
     }
 }

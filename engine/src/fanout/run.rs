@@ -14,7 +14,6 @@ use super::client::{NodeOutcome, PreparedRequest};
 use super::protocol::build_request;
 use crate::fleet::NodeTarget;
 use crate::store::{ClaimedTask, TaskProgress};
-use crate::target::Target;
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 
 /// Retry policy of a fan-out.
@@ -94,7 +93,7 @@ impl Run {
             deadline,
             ..
         } = claimed;
-        let target = Target::parse(task.kind, &task.target).ok();
+        let target = task.parsed_target().ok();
         // Nodes of one set share a handful of protocols: build each distinct request once.
         let mut protocols: Vec<&crate::fleet::Protocol> = Vec::new();
         let mut requests = Vec::new();
@@ -107,7 +106,7 @@ impl Run {
                     requests.push(
                         target
                             .as_ref()
-                            .and_then(|t| build_request(t, &node.protocol))
+                            .and_then(|t| build_request(t, task.mode, &node.protocol))
                             .ok_or_else(|| CANNOT_EXPRESS.to_owned())
                             .and_then(|request| PreparedRequest::new(&request).map(Arc::new)),
                     );
@@ -339,6 +338,9 @@ mod tests {
                 domain_id: 1,
                 kind,
                 target: target.into(),
+                host: None,
+                mode: Default::default(),
+                groups: Vec::new(),
                 client_task_id: None,
                 status: TaskStatus::Running,
                 node_set_id: Some(1),

@@ -1,18 +1,35 @@
-//! Custom edge templates: each placeholder (`{path}`, `{pattern}`, `{host}`) is encoded for where
-//! it stands (path, query value, header value), so that no target can add parameters or headers
-//! to the edge's purge API; a target that cannot be expressed safely is refused.
+//! Custom edge templates: each placeholder (`{path}`, `{pattern}`, `{host}`, `{tag}`, `{mode}`)
+//! is encoded for where it stands (path, query value, header value), so that no target can add
+//! parameters or headers to the edge's purge API; a target that cannot be expressed safely is
+//! refused.
+//!
+//! A tag target needs a template with `{tag}` (its `{path}` is `/`, its `{pattern}` empty; other
+//! targets fill `{tag}` with nothing); everything on a domain is the prefix `/` and needs
+//! `supports_patterns`; an invalidation needs a template with `{mode}` (`delete` or
+//! `invalidate`), since a template without it can only delete.
 
 use super::protocol::EdgeRequest;
 use crate::fleet::CustomTemplate;
-use crate::target::Target;
+use crate::target::{PurgeMode, Target};
 
-/// The request a custom template makes for `target`, or `None` when the template cannot express
-/// it safely (a pattern where the template takes none, a value that cannot stand where it goes).
+/// The placeholders a template may hold.
+const PLACEHOLDERS: [&str; 5] = ["{path}", "{pattern}", "{host}", "{tag}", "{mode}"];
+
+/// The request a custom template makes for `target` in `mode`, or `None` when the template
+/// cannot express it safely (a pattern where the template takes none, a tag or a mode it has no
+/// place for, a value that cannot stand where it goes).
 pub(super) fn custom_request(
     template: &CustomTemplate,
     target: &Target,
+    mode: PurgeMode,
     host: &str,
 ) -> Option<EdgeRequest> {
+    let mentions = |name: &str| {
+        template.path.contains(name) || template.headers.values().any(|v| v.contains(name))
+    };
+    if mode == PurgeMode::Invalidate && !mentions("{mode}") {
+        return None;
+    }
     let values = match target {
         Target::Url(url) => {
             let full = url.path_and_query();
@@ -27,6 +44,8 @@ pub(super) fn custom_request(
                 url_query: query,
                 pattern: regex::escape(full),
                 host,
+                tag: "",
+                mode: mode.as_str(),
             }
         }
         Target::Prefix(prefix) if template.supports_patterns => Placeholders {
@@ -36,6 +55,8 @@ pub(super) fn custom_request(
             url_query: None,
             pattern: prefix.edge_pattern(),
             host,
+            tag: "",
+            mode: mode.as_str(),
         },
         Target::Regex(regex) if template.supports_patterns => Placeholders {
             path_full: regex.path_regex(),
@@ -44,6 +65,28 @@ pub(super) fn custom_request(
             url_query: None,
             pattern: regex.edge_pattern(),
             host,
+            tag: "",
+            mode: mode.as_str(),
+        },
+        Target::Everything(_) if template.supports_patterns => Placeholders {
+            path_full: "/",
+            path: "/",
+            path_encoded: true,
+            url_query: None,
+            pattern: "^/".to_owned(),
+            host,
+            tag: "",
+            mode: mode.as_str(),
+        },
+        Target::Tag(tag) if mentions("{tag}") => Placeholders {
+            path_full: "/",
+            path: "/",
+            path_encoded: true,
+            url_query: None,
+            pattern: String::new(),
+            host,
+            tag: tag.as_str(),
+            mode: mode.as_str(),
         },
         _ => return None,
     };
@@ -72,6 +115,10 @@ struct Placeholders<'a> {
     url_query: Option<&'a str>,
     pattern: String,
     host: &'a str,
+    /// A tag target's tag; empty for the others.
+    tag: &'a str,
+    /// `delete` or `invalidate`.
+    mode: &'a str,
 }
 
 /// Where a placeholder stands in the request, which decides how its value is encoded.
@@ -108,7 +155,7 @@ fn fill_request_target(template: &str, values: &Placeholders) -> Option<String> 
     Some(out)
 }
 
-/// Replaces each `{path}`, `{pattern}` and `{host}` of `text` with its value encoded for
+/// Replaces each placeholder of `text` with its value encoded for
 /// `position` (other braces stay); `None` when a value cannot stand there safely.
 fn fill(text: &str, values: &Placeholders, position: Position) -> Option<String> {
     let mut out = String::with_capacity(text.len());
@@ -116,9 +163,7 @@ fn fill(text: &str, values: &Placeholders, position: Position) -> Option<String>
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         rest = &rest[start..];
-        let name = ["{path}", "{pattern}", "{host}"]
-            .into_iter()
-            .find(|name| rest.starts_with(name));
+        let name = PLACEHOLDERS.into_iter().find(|name| rest.starts_with(name));
         let Some(name) = name else {
             out.push('{');
             rest = &rest[1..];
@@ -136,6 +181,8 @@ fn encode(name: &str, values: &Placeholders, position: Position) -> Option<Strin
         ("{path}", Position::Path) => values.path,
         ("{path}", _) => values.path_full,
         ("{pattern}", _) => &values.pattern,
+        ("{tag}", _) => values.tag,
+        ("{mode}", _) => values.mode,
         _ => values.host,
     };
     match position {
@@ -173,7 +220,11 @@ mod tests {
 
     use crate::fanout::protocol::{build_request, classify_status, StatusVerdict};
     use crate::fleet::{CustomTemplate, Protocol};
-    use crate::target::{Target, TargetKind};
+    use crate::target::{PurgeMode, Target, TargetKind};
+
+    fn delete(target: &Target, protocol: &Protocol) -> Option<super::EdgeRequest> {
+        build_request(target, PurgeMode::Delete, protocol)
+    }
 
     fn target(kind: TargetKind, text: &str) -> Target {
         Target::parse(kind, text).unwrap()
@@ -192,7 +243,7 @@ mod tests {
     #[test]
     fn custom_templates_fill_path_pattern_and_host() {
         let protocol = custom("/purge?host={host}&path={path}", "{pattern}");
-        let request = build_request(
+        let request = delete(
             &target(TargetKind::Regex, "http://www.a.com/a/.*"),
             &protocol,
         )
@@ -207,7 +258,7 @@ mod tests {
             StatusVerdict::Success
         );
         let mirror = custom("/purge{path}", "{path}");
-        let request = build_request(
+        let request = delete(
             &target(TargetKind::Url, "http://www.a.com/caf%C3%A9.png?v=1"),
             &mirror,
         )
@@ -219,7 +270,7 @@ mod tests {
     #[test]
     fn custom_placeholders_cannot_inject_parameters_or_headers() {
         let protocol = custom("/purge?host={host}&path={path}", "{path}");
-        let request = build_request(
+        let request = delete(
             &target(
                 TargetKind::Url,
                 "http://mine.example/x?a=1&host=victim.example",
@@ -246,16 +297,38 @@ mod tests {
         let query_target = target(TargetKind::Url, "http://mine.example/x?host=victim.example");
         for template in ["/purge{path}?host={host}", "/purge{path}/{host}"] {
             assert_eq!(
-                build_request(&query_target, &custom(template, "x")),
+                delete(&query_target, &custom(template, "x")),
                 None,
                 "{template}"
             );
         }
         // Regex text in the path is encoded whole; in a header it must be one clean line.
         let regex = target(TargetKind::Regex, "http://mine.example/a b/(x|y)?#");
-        let request = build_request(&regex, &custom("/ban/{path}", "x")).unwrap();
+        let request = delete(&regex, &custom("/ban/{path}", "x")).unwrap();
         assert_eq!(request.path, "/ban//a%20b/%28x%7Cy%29%3F%23");
-        let request = build_request(&regex, &custom("/ban", "{pattern}")).unwrap();
+        let request = delete(&regex, &custom("/ban", "{pattern}")).unwrap();
         assert_eq!(request.headers[0].1, "^(?:/a b/(x|y)?#)");
+    }
+
+    #[test]
+    fn tags_and_modes_need_their_placeholders() {
+        let tag = Target::parse_on(TargetKind::Tag, "product-42", Some("www.a.com")).unwrap();
+        let url = target(TargetKind::Url, "http://www.a.com/x");
+        assert_eq!(delete(&tag, &custom("/purge{path}", "x")), None);
+        let request = delete(&tag, &custom("/tags/{tag}", "{host}")).unwrap();
+        assert_eq!(request.path, "/tags/product-42");
+        let request = build_request(
+            &url,
+            PurgeMode::Invalidate,
+            &custom("/purge{path}?mode={mode}", "{tag}"),
+        )
+        .unwrap();
+        assert_eq!(request.path, "/purge/x?mode=invalidate");
+        assert_eq!(request.headers[0].1, "", "a URL fills {{tag}} with nothing");
+        assert_eq!(
+            build_request(&url, PurgeMode::Invalidate, &custom("/purge{path}", "x")),
+            None,
+            "a template without {{mode}} can only delete"
+        );
     }
 }

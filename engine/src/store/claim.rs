@@ -19,8 +19,13 @@ use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 /// The statements of the work queue, on a backend's connection.
 #[async_trait]
 pub(super) trait WorkTx: Send {
-    /// The enabled nodes of every group serving a domain, each cache once, in a stable order.
-    async fn domain_nodes(&mut self, domain_id: i64) -> StoreResult<Vec<NodeTarget>>;
+    /// The enabled nodes of the groups serving a domain (all of them when `groups` is empty, else
+    /// those named), each cache once, in a stable order.
+    async fn domain_nodes(
+        &mut self,
+        domain_id: i64,
+        groups: &[String],
+    ) -> StoreResult<Vec<NodeTarget>>;
     /// Stores a node set under its digest (or finds the equal one stored before); its id.
     async fn freeze_node_set(
         &mut self,
@@ -53,7 +58,8 @@ pub(super) async fn claim(
     request: &ClaimRequest,
 ) -> StoreResult<Vec<ClaimedTask>> {
     let deadline = request.now + request.task_deadline;
-    let mut frozen: HashMap<i64, (i64, Arc<NodeSet>)> = HashMap::new();
+    // One node set per domain and choice of groups.
+    let mut frozen: HashMap<(i64, Vec<String>), (i64, Arc<NodeSet>)> = HashMap::new();
     let mut claimed = Vec::with_capacity(picked.len());
     for Picked {
         mut task,
@@ -67,13 +73,15 @@ pub(super) async fn claim(
                 NodeBitmap::from_bytes(confirmed.unwrap_or_default()),
             ),
             None => {
-                let (id, nodes) = match frozen.get(&task.domain_id) {
+                let key = (task.domain_id, task.groups.clone());
+                let (id, nodes) = match frozen.get(&key) {
                     Some((id, nodes)) => (*id, Arc::clone(nodes)),
                     None => {
-                        let nodes = Arc::new(tx.domain_nodes(task.domain_id).await?);
+                        let nodes = tx.domain_nodes(task.domain_id, &task.groups).await?;
+                        let nodes = Arc::new(nodes);
                         let (digest, json) = node_set_digest(&nodes)?;
                         let id = tx.freeze_node_set(digest, json, request.now).await?;
-                        frozen.insert(task.domain_id, (id, Arc::clone(&nodes)));
+                        frozen.insert(key, (id, Arc::clone(&nodes)));
                         (id, nodes)
                     }
                 };

@@ -15,19 +15,20 @@ use crate::store::{
     ApiKeyInfo, AuditEntry, BatchRecord, CallbackOutcome, DomainInfo, DueCallback, GroupWithNodes,
     ImportCounts, NodeSet, StoreError,
 };
-use crate::target::{DomainName, TargetKind};
+use crate::target::{DomainName, PurgeMode, TargetKind};
 use crate::tasks::{FailureReason, NodeFailure, TaskRecord, TaskStatus};
 use crate::time::from_millis;
 use crate::users::{QuotaOverrides, Role, User, UserId};
 
 /// The columns [`user`] reads, for `SELECT`s.
 pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.can_purge, \
-    u.time_zone, u.quota_url, u.quota_prefix, u.quota_regex, u.quota_batch";
+    u.time_zone, u.quota_url, u.quota_prefix, u.quota_regex, u.quota_batch, u.quota_tag, \
+    u.quota_everything";
 
 /// The columns [`task`] reads, for `SELECT`s.
 pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
     t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
-    t.created_at, t.started_at, t.finished_at, t.callback_url";
+    t.created_at, t.started_at, t.finished_at, t.callback_url, t.host, t.mode, t.groups";
 
 /// A recursive common table expression, `waiting (user_id)`: the users with tasks waiting to be
 /// claimed, found by skipping through the partial index `tasks_waiting`, one seek per user (and
@@ -118,6 +119,8 @@ pub(super) fn user(row: &impl Columns) -> Result<User, StoreError> {
             url: quota(row, "quota_url")?,
             prefix: quota(row, "quota_prefix")?,
             regex: quota(row, "quota_regex")?,
+            tag: quota(row, "quota_tag")?,
+            everything: quota(row, "quota_everything")?,
             batch: quota(row, "quota_batch")?,
         },
     })
@@ -134,6 +137,7 @@ pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
     let batch_id = row.text("batch_id")?;
     let kind = row.text("kind")?;
     let status = row.text("status")?;
+    let mode = row.text("mode")?;
     Ok(TaskRecord {
         id: TaskId::parse(&id).ok_or_else(|| corrupt("task id", &id))?,
         seq: row.int("seq")?,
@@ -142,6 +146,9 @@ pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
         domain_id: row.int("domain_id")?,
         kind: TargetKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         target: row.text("target")?,
+        host: row.opt_text("host")?,
+        mode: PurgeMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
+        groups: name_list(row.opt_text("groups")?),
         client_task_id: row.opt_text("client_task_id")?,
         status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         node_set_id: row.opt_int("node_set_id")?,
@@ -322,10 +329,24 @@ pub(super) fn node_target(row: &impl Columns) -> Result<NodeTarget, StoreError> 
     })
 }
 
-/// The distinct caches of `node_target` rows, in order.
-pub(super) fn node_targets(found: &[impl Columns]) -> Result<Vec<NodeTarget>, StoreError> {
-    let nodes = found.iter().map(node_target).collect::<Result<_, _>>()?;
+/// The distinct caches of `node_target` rows with a `group_name`, in order: of every row when
+/// `groups` is empty, else of the rows of those groups.
+pub(super) fn node_targets(
+    found: &[impl Columns],
+    groups: &[String],
+) -> Result<Vec<NodeTarget>, StoreError> {
+    let mut nodes = Vec::with_capacity(found.len());
+    for row in found {
+        if groups.is_empty() || groups.contains(&row.text("group_name")?) {
+            nodes.push(node_target(row)?);
+        }
+    }
     Ok(crate::fleet::distinct_caches(nodes))
+}
+
+/// A list of names as stored in one column: joined with newlines, `NULL` when empty.
+pub(super) fn joined_names(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join("\n"))
 }
 
 /// A frozen node set from its stored JSON.

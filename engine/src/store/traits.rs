@@ -144,6 +144,8 @@ pub trait DomainStore: Send + Sync {
     async fn unassign_domain_group(&self, domain_id: i64, group: GroupId) -> StoreResult<()>;
     /// The domains a user may purge.
     async fn domains_of_user(&self, user: UserId) -> StoreResult<Vec<(i64, DomainName)>>;
+    /// The names of the edge groups serving a domain, sorted.
+    async fn domain_group_names(&self, domain_id: i64) -> StoreResult<Vec<String>>;
     /// Every domain with its assignments.
     async fn list_domains(&self) -> StoreResult<Vec<DomainInfo>>;
     /// The domain stored under exactly this host name (lowercase), with its assignments.
@@ -203,12 +205,8 @@ pub trait BatchStore: Send + Sync {
 pub trait TaskStore: Send + Sync {
     /// A task by id.
     async fn task(&self, id: &TaskId) -> StoreResult<Option<TaskRecord>>;
-    /// The newest task of `user` for exactly this target text.
-    async fn latest_task_for_target(
-        &self,
-        user: UserId,
-        target: &str,
-    ) -> StoreResult<Option<TaskRecord>>;
+    /// The newest exact-URL task of `user` for exactly this URL (not a tag named like one).
+    async fn latest_url_task(&self, user: UserId, target: &str) -> StoreResult<Option<TaskRecord>>;
     /// The tasks of a batch, in submission order.
     async fn tasks_of_batch(&self, id: &BatchId) -> StoreResult<Vec<TaskRecord>>;
     /// The failed nodes of a task.

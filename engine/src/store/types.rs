@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::fleet::{EdgeGroup, EdgeNode, NodeTarget};
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
-use crate::target::{DomainName, TargetKind};
+use crate::target::{DomainName, PurgeMode, TargetKind};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 use crate::users::{QuotaLimits, QuotaOverrides, Role, UserId};
 
@@ -105,6 +105,8 @@ pub struct NewTask {
     pub kind: TargetKind,
     /// The target text.
     pub target: String,
+    /// The host of a tag or everything target.
+    pub host: Option<String>,
     /// The domain it is on.
     pub domain_id: i64,
 }
@@ -126,6 +128,10 @@ pub struct NewBatch {
     pub client_task_id: Option<String>,
     /// Where results are posted.
     pub callback_url: Option<String>,
+    /// Delete or invalidate, for every task.
+    pub mode: PurgeMode,
+    /// The edge groups every task goes to; empty for all of each domain's groups.
+    pub groups: Vec<String>,
     /// Acceptance time.
     pub created_at: DateTime<Utc>,
     /// The quota day's storage key.

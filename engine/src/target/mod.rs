@@ -1,13 +1,18 @@
-//! Purge targets, parsed once at the boundary: exact URLs, URL prefixes and URL regexes.
+//! Purge targets, parsed once at the boundary: exact URLs, URL prefixes, URL regexes, cache
+//! tags and whole domains.
 
 mod domain;
+mod mode;
 mod prefix;
 mod regex;
+mod tag;
 mod url;
 
 pub use self::domain::DomainName;
+pub use self::mode::PurgeMode;
 pub use self::prefix::UrlPrefix;
 pub use self::regex::UrlRegex;
+pub use self::tag::{CacheTag, WholeHost, MAX_TAG_LEN};
 pub use self::url::PurgeUrl;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The longest target accepted, in characters.
 pub const MAX_TARGET_LEN: usize = 2000;
 
-/// The three kinds of purge target.
+/// The kinds of purge target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
@@ -25,11 +30,24 @@ pub enum TargetKind {
     Prefix,
     /// Every URL whose path matches a regex.
     Regex,
+    /// Every object of a host carrying a cache tag.
+    Tag,
+    /// Every object of a host.
+    Everything,
 }
 
 impl TargetKind {
     /// All kinds, in display order.
-    pub const ALL: [TargetKind; 3] = [TargetKind::Url, TargetKind::Prefix, TargetKind::Regex];
+    pub const ALL: [TargetKind; 5] = [
+        TargetKind::Url,
+        TargetKind::Prefix,
+        TargetKind::Regex,
+        TargetKind::Tag,
+        TargetKind::Everything,
+    ];
+
+    /// The kinds written as URLs (the host is part of the target), which the seed APIs know.
+    pub const URL_KINDS: [TargetKind; 3] = [TargetKind::Url, TargetKind::Prefix, TargetKind::Regex];
 
     /// The lowercase name used in storage and APIs.
     pub fn as_str(self) -> &'static str {
@@ -37,7 +55,14 @@ impl TargetKind {
             TargetKind::Url => "url",
             TargetKind::Prefix => "prefix",
             TargetKind::Regex => "regex",
+            TargetKind::Tag => "tag",
+            TargetKind::Everything => "everything",
         }
+    }
+
+    /// Whether targets of this kind name their host apart (tags, everything) instead of in a URL.
+    pub fn needs_host(self) -> bool {
+        matches!(self, TargetKind::Tag | TargetKind::Everything)
     }
 
     /// Parses the lowercase name.
@@ -79,6 +104,15 @@ pub enum TargetError {
     /// A `%` not followed by two hexadecimal digits.
     #[error("malformed percent-encoding in {0}")]
     BadPercentEncoding(String),
+    /// Not 1 to 128 visible ASCII characters without commas.
+    #[error("invalid cache tag {0:?}: 1 to 128 visible ASCII characters without spaces or commas")]
+    InvalidTag(String),
+    /// A tag or everything target without the domain it is on.
+    #[error("a domain is required with tags and everything")]
+    NeedsDomain,
+    /// An everything target is written `*`.
+    #[error("an everything target is written *")]
+    NotEverything,
 }
 
 /// A parsed target of any kind.
@@ -90,15 +124,36 @@ pub enum Target {
     Prefix(UrlPrefix),
     /// A URL regex.
     Regex(UrlRegex),
+    /// A cache tag of a host.
+    Tag(CacheTag),
+    /// Every object of a host.
+    Everything(WholeHost),
 }
 
 impl Target {
-    /// Parses `text` as a target of `kind`.
+    /// Parses `text` as a target of a URL kind (tags and everything need their host: see
+    /// [`Target::parse_on`]).
     pub fn parse(kind: TargetKind, text: &str) -> Result<Self, TargetError> {
+        Self::parse_on(kind, text, None)
+    }
+
+    /// Parses `text` as a target of `kind`; `host` is the domain a tag or everything target is
+    /// on (URL kinds carry their host and ignore it).
+    pub fn parse_on(kind: TargetKind, text: &str, host: Option<&str>) -> Result<Self, TargetError> {
         Ok(match kind {
             TargetKind::Url => Target::Url(PurgeUrl::parse(text)?),
             TargetKind::Prefix => Target::Prefix(UrlPrefix::parse(text)?),
             TargetKind::Regex => Target::Regex(UrlRegex::parse(text)?),
+            TargetKind::Tag => Target::Tag(CacheTag::parse(
+                host.ok_or(TargetError::NeedsDomain)?,
+                text,
+            )?),
+            TargetKind::Everything => {
+                if text.trim() != WholeHost::TARGET {
+                    return Err(TargetError::NotEverything);
+                }
+                Target::Everything(WholeHost::parse(host.ok_or(TargetError::NeedsDomain)?)?)
+            }
         })
     }
 
@@ -108,6 +163,8 @@ impl Target {
             Target::Url(_) => TargetKind::Url,
             Target::Prefix(_) => TargetKind::Prefix,
             Target::Regex(_) => TargetKind::Regex,
+            Target::Tag(_) => TargetKind::Tag,
+            Target::Everything(_) => TargetKind::Everything,
         }
     }
 
@@ -117,6 +174,8 @@ impl Target {
             Target::Url(url) => url.as_str(),
             Target::Prefix(prefix) => prefix.as_str(),
             Target::Regex(regex) => regex.as_str(),
+            Target::Tag(tag) => tag.as_str(),
+            Target::Everything(_) => WholeHost::TARGET,
         }
     }
 
@@ -126,6 +185,8 @@ impl Target {
             Target::Url(url) => url.host(),
             Target::Prefix(prefix) => prefix.host(),
             Target::Regex(regex) => regex.host(),
+            Target::Tag(tag) => tag.host(),
+            Target::Everything(whole) => whole.host(),
         }
     }
 }
@@ -213,6 +274,26 @@ mod tests {
         assert_eq!(target.kind(), TargetKind::Regex);
         assert_eq!(target.as_str(), "http://www.abc.com/test/.*\\.txt");
         assert_eq!(target.host(), "www.abc.com");
+    }
+
+    #[test]
+    fn tags_and_everything_are_parsed_on_their_host() {
+        let tag = Target::parse_on(TargetKind::Tag, "product-42", Some("www.a.example")).unwrap();
+        assert_eq!(
+            (tag.kind(), tag.as_str(), tag.host()),
+            (TargetKind::Tag, "product-42", "www.a.example")
+        );
+        assert_eq!(
+            Target::parse(TargetKind::Tag, "product-42"),
+            Err(TargetError::NeedsDomain)
+        );
+        let all = Target::parse_on(TargetKind::Everything, "*", Some("www.a.example")).unwrap();
+        assert_eq!((all.as_str(), all.host()), ("*", "www.a.example"));
+        assert_eq!(
+            Target::parse_on(TargetKind::Everything, "/x", Some("www.a.example")),
+            Err(TargetError::NotEverything)
+        );
+        assert!(TargetKind::Tag.needs_host() && !TargetKind::Url.needs_host());
     }
 
     #[test]

@@ -206,7 +206,9 @@ where
     }
 }
 
-/// An origin whose bodies change on every fetch: `origin <path> #<n>`.
+/// An origin whose bodies change on every fetch: `origin <host><path> #<n>`. Paths under
+/// `/xkey/` carry the cache tags `product-42 common` in an `xkey` header, paths under `/sk/`
+/// `product-42 other` in `Surrogate-Key` only (Fastly's name).
 pub struct Origin {
     pub addr: SocketAddr,
     pub fetches: Arc<AtomicU64>,
@@ -224,10 +226,28 @@ pub async fn start_origin() -> Origin {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default();
-            (
-                [("Cache-Control", "max-age=3600")],
-                format!("origin {path} #{n}"),
-            )
+            let host = request
+                .headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let tags = if path.starts_with("/xkey/") {
+                Some(("xkey", "product-42 common"))
+            } else if path.starts_with("/sk/") {
+                Some(("Surrogate-Key", "product-42 other"))
+            } else {
+                None
+            };
+            let mut response = axum::response::Response::new(axum::body::Body::from(format!(
+                "origin {host}{path} #{n}"
+            )));
+            let headers = response.headers_mut();
+            headers.insert("cache-control", "max-age=3600".parse().expect("header"));
+            if let Some((name, value)) = tags {
+                headers.insert(name, value.parse().expect("header"));
+            }
+            response
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -497,14 +517,10 @@ pub async fn submit(
     engine
         .submit(
             user,
-            engine::submit::Submission {
-                targets: targets.iter().map(|t| (kind, (*t).to_owned())).collect(),
-                callback_url: None,
-                idempotency_key: None,
-                client_task_id: None,
-                source: engine::submit::Source::V1,
-                api_key_id: None,
-            },
+            engine::submit::Submission::new(
+                engine::submit::Source::V1,
+                targets.iter().map(|t| (kind, (*t).to_owned())).collect(),
+            ),
         )
         .await
         .expect("submission accepted")

@@ -271,6 +271,9 @@ async fn purge(
         client_task_id: None,
         source: Source::Api004,
         api_key_id: None,
+        domain: None,
+        mode: Default::default(),
+        groups: Vec::new(),
     };
     let outcome = state
         .engine

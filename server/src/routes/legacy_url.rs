@@ -206,6 +206,9 @@ async fn purge(
         client_task_id: params.get("taskId").filter(|t| !t.is_empty()).cloned(),
         source: Source::Api000,
         api_key_id: Some(key.id),
+        domain: None,
+        mode: Default::default(),
+        groups: Vec::new(),
     };
     let outcome = state
         .engine
@@ -248,7 +251,7 @@ async fn query(
     }
     let task = state
         .engine
-        .latest_task_for_target(user.id, &uri)
+        .latest_url_task(user.id, &uri)
         .await
         .map_err(|error| Seed000Error::internal("reading a task", &error, &uri))?
         .ok_or_else(|| {

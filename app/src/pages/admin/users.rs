@@ -57,13 +57,13 @@ fn Users() -> impl IntoView {
                     Ok(users) => view! {
                         <section class="card">
                             <table class="table" data-testid="user-table">
-                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Quota per day (url / prefix / regex) and per request"</th><th>"Last 30 days"</th></tr></thead>
+                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Quota per day (url / prefix / regex / tag / everything) and per request"</th><th>"Last 30 days"</th></tr></thead>
                                 <tbody>
                                     {users.into_iter().map(|user| {
                                         let name = user.username.clone();
                                         let (n1, n2, n3, n4) = (name.clone(), name.clone(), name.clone(), name.clone());
                                         let peak = user.usage.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-                                        let (url, prefix, regex, batch) = user.limits;
+                                        let limits = user.limits;
                                         view! {
                                             <tr data-testid=format!("user-{}", user.username)>
                                                 <td>{user.username.clone()}</td>
@@ -94,10 +94,12 @@ fn Users() -> impl IntoView {
                                                 <td>
                                                     <ActionForm action=quota attr:class="quota">
                                                         <input type="hidden" name="username" value=n4/>
-                                                        <input name="url" value=url.to_string() size="6" aria-label="URLs per day" data-testid="quota-url"/>
-                                                        <input name="prefix" value=prefix.to_string() size="4" aria-label="Prefixes per day"/>
-                                                        <input name="regex" value=regex.to_string() size="4" aria-label="Regexes per day"/>
-                                                        <input name="batch" value=batch.to_string() size="4" aria-label="Targets per request"/>
+                                                        <input name="url" value=limits.url.to_string() size="6" aria-label="URLs per day" data-testid="quota-url"/>
+                                                        <input name="prefix" value=limits.prefix.to_string() size="4" aria-label="Prefixes per day"/>
+                                                        <input name="regex" value=limits.regex.to_string() size="4" aria-label="Regexes per day"/>
+                                                        <input name="tag" value=limits.tag.to_string() size="4" aria-label="Tags per day" data-testid="quota-tag"/>
+                                                        <input name="everything" value=limits.everything.to_string() size="3" aria-label="Everything purges per day"/>
+                                                        <input name="batch" value=limits.batch.to_string() size="4" aria-label="Targets per request"/>
                                                         <button type="submit" class="button secondary" data-testid="save-quota">"Save"</button>
                                                     </ActionForm>
                                                 </td>

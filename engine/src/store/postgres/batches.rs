@@ -133,12 +133,13 @@ impl BatchTx for PgConnection {
         let domains: Vec<i64> = tasks.iter().map(|t| t.domain_id).collect();
         let kinds: Vec<&str> = tasks.iter().map(|t| t.kind.as_str()).collect();
         let targets: Vec<&str> = tasks.iter().map(|t| t.target.as_str()).collect();
+        let hosts: Vec<Option<&str>> = tasks.iter().map(|t| t.host.as_deref()).collect();
         let query = sqlx::query(
             "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                status, created_at, callback_url)
-             SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5
-             FROM UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[])
-                  WITH ORDINALITY AS n (id, domain_id, kind, target, ord)
+                                status, created_at, callback_url, host, mode, groups)
+             SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5, host, $11, $12
+             FROM UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
+                  WITH ORDINALITY AS n (id, domain_id, kind, target, host, ord)
              ORDER BY ord",
         );
         let query = query.bind(batch.id.as_str()).bind(batch.user_id.0);
@@ -146,7 +147,12 @@ impl BatchTx for PgConnection {
             .bind(&batch.client_task_id)
             .bind(to_millis(batch.created_at));
         let query = query.bind(&batch.callback_url).bind(&ids).bind(&domains);
-        query.bind(&kinds).bind(&targets).execute(self).await?;
+        let query = query.bind(&kinds).bind(&targets).bind(&hosts);
+        let query = query.bind(batch.mode.as_str());
+        query
+            .bind(rows::joined_names(&batch.groups))
+            .execute(self)
+            .await?;
         Ok(())
     }
 

@@ -72,6 +72,16 @@ impl DomainStore for PgStore {
         rows::domains(found)
     }
 
+    #[instrument(level = "debug", skip(self), err)]
+    async fn domain_group_names(&self, domain_id: i64) -> StoreResult<Vec<String>> {
+        let query = sqlx::query_as(
+            "SELECT g.name FROM edge_groups g JOIN domain_groups dg ON dg.group_id = g.id
+             WHERE dg.domain_id = $1 ORDER BY g.name",
+        );
+        let found: Vec<(String,)> = query.bind(domain_id).fetch_all(&self.pool).await?;
+        Ok(found.into_iter().map(|(name,)| name).collect())
+    }
+
     #[instrument(skip(self), err)]
     async fn domain_by_host(&self, host: &str) -> StoreResult<Option<DomainInfo>> {
         let sql = format!(

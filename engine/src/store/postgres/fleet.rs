@@ -92,7 +92,11 @@ impl FleetStore for PgStore {
 
     #[instrument(level = "debug", skip(self), err)]
     async fn nodes_for_domain(&self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
-        self.pool.acquire().await?.domain_nodes(domain_id).await
+        self.pool
+            .acquire()
+            .await?
+            .domain_nodes(domain_id, &[])
+            .await
     }
 
     #[instrument(level = "debug", skip(self), err)]

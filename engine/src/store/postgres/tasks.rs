@@ -17,13 +17,9 @@ use crate::users::UserId;
 #[async_trait]
 impl TaskStore for PgStore {
     #[instrument(skip(self), err)]
-    async fn latest_task_for_target(
-        &self,
-        user: UserId,
-        target: &str,
-    ) -> StoreResult<Option<TaskRecord>> {
+    async fn latest_url_task(&self, user: UserId, target: &str) -> StoreResult<Option<TaskRecord>> {
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.user_id = $1 AND t.target = $2
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.user_id = $1 AND t.target = $2 AND t.kind = 'url'
              ORDER BY t.seq DESC LIMIT 1"
         );
         let query = sqlx::query(&sql).bind(user.0).bind(target);

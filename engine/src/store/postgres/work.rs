@@ -167,15 +167,19 @@ pub(super) async fn notify_work(tx: &mut PgConnection) -> StoreResult<()> {
 
 #[async_trait]
 impl WorkTx for PgConnection {
-    async fn domain_nodes(&mut self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
+    async fn domain_nodes(
+        &mut self,
+        domain_id: i64,
+        groups: &[String],
+    ) -> StoreResult<Vec<NodeTarget>> {
         let query = sqlx::query(
-            "SELECT n.id, n.ip, n.port, g.options FROM edge_nodes n
+            "SELECT n.id, n.ip, n.port, g.options, g.name AS group_name FROM edge_nodes n
              JOIN domain_groups dg ON dg.group_id = n.group_id
              JOIN edge_groups g ON g.id = n.group_id
              WHERE dg.domain_id = $1 AND n.enabled
              ORDER BY n.id",
         );
-        rows::node_targets(&query.bind(domain_id).fetch_all(self).await?)
+        rows::node_targets(&query.bind(domain_id).fetch_all(self).await?, groups)
     }
 
     async fn freeze_node_set(

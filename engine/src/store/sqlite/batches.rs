@@ -18,7 +18,7 @@ use crate::tasks::TaskRecord;
 use crate::time::to_millis;
 use crate::users::UserId;
 
-/// Task rows per `INSERT` (10 values each, well under SQLite's 32 766 placeholders).
+/// Task rows per `INSERT` (13 values each, well under SQLite's 32 766 placeholders).
 const TASK_ROWS_PER_INSERT: usize = 250;
 
 #[async_trait]
@@ -127,8 +127,9 @@ impl BatchTx for SqliteConnection {
         for chunk in tasks.chunks(TASK_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                    status, created_at, callback_url) ",
+                                    status, created_at, callback_url, host, mode, groups) ",
             );
+            let groups = rows::joined_names(&batch.groups);
             insert.push_values(chunk, |mut row, task| {
                 row.push_bind(task.id.as_str())
                     .push_bind(batch.id.as_str())
@@ -139,7 +140,10 @@ impl BatchTx for SqliteConnection {
                     .push_bind(batch.client_task_id.as_deref())
                     .push_bind("created")
                     .push_bind(to_millis(batch.created_at))
-                    .push_bind(batch.callback_url.as_deref());
+                    .push_bind(batch.callback_url.as_deref())
+                    .push_bind(task.host.as_deref())
+                    .push_bind(batch.mode.as_str())
+                    .push_bind(groups.clone());
             });
             insert.build().execute(&mut *self).await?;
         }

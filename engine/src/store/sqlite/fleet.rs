@@ -82,7 +82,11 @@ impl FleetStore for SqliteStore {
 
     #[instrument(level = "debug", skip(self), err)]
     async fn nodes_for_domain(&self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
-        self.reader.acquire().await?.domain_nodes(domain_id).await
+        self.reader
+            .acquire()
+            .await?
+            .domain_nodes(domain_id, &[])
+            .await
     }
 
     #[instrument(level = "debug", skip(self), err)]

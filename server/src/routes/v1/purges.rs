@@ -2,9 +2,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::Json;
 use engine::submit::{QuotaSnapshot, Source, Submission, SubmitError};
-use engine::target::TargetKind;
+use engine::target::{TargetKind, WholeHost};
 use engine::time::Zone;
 use engine::users::User;
 use engine::EngineError;
@@ -35,18 +36,21 @@ fn quota_view(quota: &QuotaSnapshot, zone: &Zone) -> QuotaView {
         url: kind(TargetKind::Url),
         prefix: kind(TargetKind::Prefix),
         regex: kind(TargetKind::Regex),
+        tag: kind(TargetKind::Tag),
+        everything: kind(TargetKind::Everything),
         per_request: quota.limits.batch,
         window_start: zone.local(quota.day.start),
         window_end: zone.local(quota.day.end - chrono::Duration::seconds(1)),
     }
 }
 
-/// Submits URLs, prefixes and regexes; what fits in the quota is accepted.
+/// Submits URLs, prefixes, regexes, cache tags or everything on a domain; what fits in the quota
+/// is accepted.
 #[utoipa::path(
     post, path = "/api/v1/purges", tag = "purges", request_body = PurgeRequest,
     responses(
         (status = 200, description = "Accepted in whole or in part; see `refused`", body = PurgeResponse),
-        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 400, description = "Invalid request (`invalid_request`), a domain that is not the caller's (`not_your_domain`) or an edge group that does not serve it (`unknown_group`)", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "User may not purge", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
@@ -71,6 +75,12 @@ pub async fn submit(
                 .map(|t| (TargetKind::Prefix, t)),
         )
         .chain(request.regexes.into_iter().map(|t| (TargetKind::Regex, t)))
+        .chain(request.tags.into_iter().map(|t| (TargetKind::Tag, t)))
+        .chain(
+            request
+                .everything
+                .then(|| (TargetKind::Everything, WholeHost::TARGET.to_owned())),
+        )
         .collect();
     let submission = Submission {
         targets,
@@ -79,6 +89,9 @@ pub async fn submit(
         client_task_id: None,
         source: Source::V1,
         api_key_id: Some(caller.key.id),
+        domain: request.domain,
+        mode: request.mode.map(Into::into).unwrap_or_default(),
+        groups: request.groups,
     };
     let outcome = state
         .engine
@@ -89,6 +102,14 @@ pub async fn submit(
             SubmitError::UserDisabled => V1Error::forbidden("user is disabled"),
             SubmitError::Store(error) => EngineError::Store(error).into(),
             SubmitError::Busy(busy) => EngineError::Busy(busy).into(),
+            SubmitError::NotYourDomain(_) => V1Error::new(
+                StatusCode::BAD_REQUEST,
+                "not_your_domain",
+                error.to_string(),
+            ),
+            SubmitError::UnknownGroup { .. } => {
+                V1Error::new(StatusCode::BAD_REQUEST, "unknown_group", error.to_string())
+            }
             other => V1Error::invalid(other.to_string()),
         })?;
     let (accepted, refused) = verdict_views(&outcome.verdicts);

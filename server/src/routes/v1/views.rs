@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Utc};
 use engine::report::TaskReport;
 use engine::submit::TargetVerdict;
+use engine::target::PurgeMode;
 use engine::tasks::TaskRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,6 +20,19 @@ pub struct PurgeRequest {
     pub prefixes: Vec<String>,
     /// URL regexes (`http://host/` literal, then a path regex).
     pub regexes: Vec<String>,
+    /// A host of the caller: where `tags` and `everything` purge (required with them).
+    pub domain: Option<String>,
+    /// Cache tags of `domain` (1–128 visible ASCII characters without spaces or commas), one
+    /// task each.
+    pub tags: Vec<String>,
+    /// Purge every object of `domain` (one task).
+    pub everything: bool,
+    /// `delete` (the default) or `invalidate`: objects become stale and are refetched, served
+    /// stale meanwhile where the edge allows it. For every target of the request.
+    pub mode: Option<PurgeModeName>,
+    /// Names of edge groups of the targets' domains: the tasks go only to their nodes (all
+    /// groups when absent). An unknown group refuses the request (`unknown_group`).
+    pub groups: Vec<String>,
     /// Where each task's result is posted when it ends (at most 2000 characters).
     #[schema(max_length = 2000)]
     pub callback_url: Option<String>,
@@ -26,10 +40,29 @@ pub struct PurgeRequest {
     pub idempotency_key: Option<String>,
 }
 
+/// `delete` or `invalidate`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PurgeModeName {
+    /// Remove the objects.
+    Delete,
+    /// Mark them stale.
+    Invalidate,
+}
+
+impl From<PurgeModeName> for PurgeMode {
+    fn from(mode: PurgeModeName) -> Self {
+        match mode {
+            PurgeModeName::Delete => PurgeMode::Delete,
+            PurgeModeName::Invalidate => PurgeMode::Invalidate,
+        }
+    }
+}
+
 /// A target that became a task.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedTarget {
-    /// `url`, `prefix` or `regex`.
+    /// `url`, `prefix`, `regex`, `tag` or `everything`.
     pub kind: String,
     /// The target.
     pub target: String,
@@ -40,7 +73,7 @@ pub struct AcceptedTarget {
 /// A target that was refused.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefusedTarget {
-    /// `url`, `prefix` or `regex`.
+    /// `url`, `prefix`, `regex`, `tag` or `everything`.
     pub kind: String,
     /// The target.
     pub target: String,
@@ -70,6 +103,10 @@ pub struct QuotaView {
     pub prefix: KindQuota,
     /// Regexes.
     pub regex: KindQuota,
+    /// Cache tags.
+    pub tag: KindQuota,
+    /// Everything on a domain.
+    pub everything: KindQuota,
     /// Targets per request.
     pub per_request: u32,
     /// First instant of the quota day.
@@ -102,10 +139,16 @@ pub struct TaskView {
     pub id: String,
     /// Its batch.
     pub batch_id: String,
-    /// `url`, `prefix` or `regex`.
+    /// `url`, `prefix`, `regex`, `tag` or `everything`.
     pub kind: String,
-    /// The target.
+    /// The target: a URL, prefix or regex, a tag's name, or `*` for everything.
     pub target: String,
+    /// The host whose cache the task purges.
+    pub domain: String,
+    /// `delete` or `invalidate`.
+    pub mode: String,
+    /// The edge groups it goes to; empty for every group of its domain.
+    pub groups: Vec<String>,
     /// `created`, `running`, `success` or `failed`.
     pub status: String,
     /// Nodes in the task.
@@ -132,6 +175,9 @@ impl From<&TaskRecord> for TaskView {
             batch_id: task.batch_id.to_string(),
             kind: task.kind.as_str().to_owned(),
             target: task.target.clone(),
+            domain: task.host(),
+            mode: task.mode.as_str().to_owned(),
+            groups: task.groups.clone(),
             status: task.status.as_str().to_owned(),
             total: task.total,
             success: task.success,

@@ -329,6 +329,9 @@ pub async fn history(args: &BenchArgs) -> anyhow::Result<History> {
             client_task_id: None,
             source: Source::V1,
             api_key_id: None,
+            domain: None,
+            mode: Default::default(),
+            groups: Vec::new(),
         };
         let mut user = user.clone();
         user.quota.prefix = Some(10_000_000);

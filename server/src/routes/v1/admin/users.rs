@@ -156,7 +156,7 @@ pub async fn update_user(
 }
 
 /// Sets a user's quota limits; absent fields fall back to the defaults.
-#[utoipa::path(put, path = "/api/v1/admin/users/{username}/quota", tag = "admin", params(("username" = String, Path)), request_body(content = Object, description = "url, prefix, regex, batch"), responses((status = 200, body = UserView)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/admin/users/{username}/quota", tag = "admin", params(("username" = String, Path)), request_body(content = Object, description = "url, prefix, regex, tag, everything, batch"), responses((status = 200, body = UserView)), security(("bearer" = [])))]
 pub async fn set_quota(
     State(state): State<AppState>,
     Admin(admin): Admin,

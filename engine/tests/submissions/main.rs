@@ -1,6 +1,9 @@
 //! Submissions: validation, domains, deduplication, repeats, idempotency and exact quotas.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod kinds;
 
 use std::sync::Arc;
 
@@ -19,6 +22,9 @@ fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
         client_task_id: None,
         source: Source::V1,
         api_key_id: None,
+        domain: None,
+        mode: Default::default(),
+        groups: Vec::new(),
     }
 }
 

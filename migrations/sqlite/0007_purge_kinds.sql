@@ -1,0 +1,23 @@
+-- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups.
+--
+-- `tasks.kind` is checked against its names: SQLite cannot change a CHECK constraint, so the
+-- column is replaced (renamed, a new one added with the wider check, copied, the old one
+-- dropped). Nothing indexes it, and the copy keeps every row as it was.
+ALTER TABLE tasks RENAME COLUMN kind TO kind_before_tags;
+ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'url'
+    CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything'));
+UPDATE tasks SET kind = kind_before_tags;
+ALTER TABLE tasks DROP COLUMN kind_before_tags;
+
+-- The host of a tag or everything task (URL kinds carry theirs in the target).
+ALTER TABLE tasks ADD COLUMN host TEXT;
+-- What the purge does to the objects it matches.
+ALTER TABLE tasks ADD COLUMN mode TEXT NOT NULL DEFAULT 'delete'
+    CHECK (mode IN ('delete', 'invalidate'));
+-- The edge groups the task goes to, names joined with newlines; NULL for every group of its
+-- domain.
+ALTER TABLE tasks ADD COLUMN groups TEXT;
+
+-- Daily limits of the new kinds; NULL means the default.
+ALTER TABLE users ADD COLUMN quota_tag INTEGER;
+ALTER TABLE users ADD COLUMN quota_everything INTEGER;
