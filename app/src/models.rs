@@ -177,6 +177,27 @@ pub struct UserRow {
     pub usage: Vec<(String, u32)>,
 }
 
+/// What the purge form sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeForm {
+    /// Exact URLs, one per line.
+    pub urls: String,
+    /// Prefixes, one per line.
+    pub prefixes: String,
+    /// Regexes, one per line.
+    pub regexes: String,
+    /// Cache tags of `domain`, one per line.
+    pub tags: String,
+    /// The host tags and everything are on.
+    pub domain: String,
+    /// Purge every object of `domain` (the boxes are then empty).
+    pub everything: bool,
+    /// `delete` or `invalidate` (empty: delete).
+    pub mode: String,
+    /// Edge group names separated by commas (empty: every group).
+    pub groups: String,
+}
+
 /// What the purge form offers: the user's domains and the edge groups serving each.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainGroups {

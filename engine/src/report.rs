@@ -5,7 +5,33 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::fleet::NodeTarget;
+use crate::store::{Store, StoreError};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
+
+/// Reads what a task's report needs besides the task: its node set, its failures, and while it
+/// runs, which nodes confirmed.
+pub async fn load(store: &dyn Store, task: TaskRecord) -> Result<TaskReport, StoreError> {
+    let nodes = match task.node_set_id {
+        Some(id) => store.node_set(id).await?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let failures = if task.failed > 0 {
+        store.task_failures(&task.id).await?
+    } else {
+        Vec::new()
+    };
+    let confirmed = if task.status == TaskStatus::Running {
+        store.task_confirmed(&task.id).await?
+    } else {
+        None
+    };
+    Ok(TaskReport::build(
+        task,
+        &nodes,
+        confirmed.as_ref(),
+        failures,
+    ))
+}
 
 /// A task with its per-node results resolved to addresses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

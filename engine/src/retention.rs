@@ -24,7 +24,7 @@ pub(crate) fn spawn(
     retention_days: u32,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    let run = async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
@@ -36,5 +36,9 @@ pub(crate) fn spawn(
                 },
             }
         }
-    })
+    };
+    tokio::spawn(tracing::Instrument::instrument(
+        run,
+        tracing::info_span!("retention", days = retention_days),
+    ))
 }

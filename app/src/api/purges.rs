@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::{DomainGroups, LineVerdict, QuotaSummary, SubmitResult};
+use crate::models::{DomainGroups, LineVerdict, PurgeForm, QuotaSummary, SubmitResult};
 
 /// The user's domains and the edge groups serving each: the purge form's choices.
 #[server]
@@ -68,24 +68,23 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// Submits the boxes (one target per line), or everything on `domain`, in `mode` (`delete` or
-/// `invalidate`), to the edge `groups` (names separated by commas; empty for all); a verdict per
-/// line.
+/// Submits the form's boxes (one target per line), or everything on its domain, in its mode
+/// to its edge groups; a verdict per line.
 #[server]
-#[allow(clippy::too_many_arguments)]
-pub async fn submit_purge(
-    urls: String,
-    prefixes: String,
-    regexes: String,
-    #[server(default)] tags: String,
-    #[server(default)] domain: String,
-    #[server(default)] everything: bool,
-    #[server(default)] mode: String,
-    #[server(default)] groups: String,
-) -> Result<SubmitResult, AppError> {
+pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
     use engine::submit::{Source, Submission, SubmitError};
     use engine::target::{PurgeMode, TargetKind, WholeHost};
 
+    let PurgeForm {
+        urls,
+        prefixes,
+        regexes,
+        tags,
+        domain,
+        everything,
+        mode,
+        groups,
+    } = form;
     let engine = super::context::engine()?;
 
     let user = super::context::user().await?;

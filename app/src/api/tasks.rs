@@ -88,19 +88,7 @@ pub mod ssr {
                     .single()
                     .map(|t| t.with_timezone(&chrono::Utc)))
             };
-        let domain_id = if query.domain.trim().is_empty() {
-            None
-        } else {
-            let host = query.domain.trim().to_ascii_lowercase();
-            let domains = engine.list_domains().await?;
-            Some(
-                domains
-                    .iter()
-                    .find(|d| d.host.as_str() == host)
-                    .map(|d| d.id)
-                    .unwrap_or(-1),
-            )
-        };
+        let domain_id = engine.domain_filter(Some(&query.domain)).await?;
         Ok(TaskFilter {
             user_id: user.task_scope(),
             status: TaskStatus::parse(query.status.trim()),

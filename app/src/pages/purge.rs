@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::purges::{purge_choices, CheckTargets, SubmitPurge};
 use crate::components::guard::RequireUser;
-use crate::models::{DomainGroups, LineVerdict};
+use crate::models::{DomainGroups, LineVerdict, PurgeForm};
 
 /// The purge form.
 #[component]
@@ -35,19 +35,21 @@ impl FormState {
             }
         };
         SubmitPurge {
-            urls: boxes(self.urls),
-            prefixes: boxes(self.prefixes),
-            regexes: boxes(self.regexes),
-            tags: boxes(self.tags),
-            domain: self.domain.get(),
-            everything,
-            mode: if self.invalidate.get() {
-                "invalidate"
-            } else {
-                "delete"
-            }
-            .to_owned(),
-            groups: self.groups.get().join(","),
+            form: PurgeForm {
+                urls: boxes(self.urls),
+                prefixes: boxes(self.prefixes),
+                regexes: boxes(self.regexes),
+                tags: boxes(self.tags),
+                domain: self.domain.get(),
+                everything,
+                mode: if self.invalidate.get() {
+                    "invalidate"
+                } else {
+                    "delete"
+                }
+                .to_owned(),
+                groups: self.groups.get().join(","),
+            },
         }
     }
 }
@@ -97,7 +99,7 @@ fn PurgeForm() -> impl IntoView {
                     " Delete: the next request goes to the origin"</label>
                 <label><input type="radio" name="mode" value="invalidate" data-testid="mode-invalidate"
                     prop:checked=move || form.invalidate.get() on:change=move |_| form.invalidate.set(true)/>
-                    " Invalidate: served stale while the edge refetches (Varnish: URLs and tags)"</label>
+                    " Invalidate: the edge serves the stale copy while it refetches (Varnish: exact-URL and tag purges)"</label>
             </fieldset>
             <button type="submit" class="button" data-testid="submit-purge" disabled=move || submit.pending().get()>"Purge"</button>
         </form>

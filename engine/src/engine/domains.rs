@@ -95,6 +95,18 @@ impl Engine {
         Ok(self.inner.store.list_domains().await?)
     }
 
+    /// The `domain_id` of a task filter on the domain `host` (trimmed, any case): `None`
+    /// without a host; an unknown host gets an id no domain has, so that it matches nothing
+    /// rather than everything.
+    pub async fn domain_filter(&self, host: Option<&str>) -> Result<Option<i64>, EngineError> {
+        let Some(host) = host.map(str::trim).filter(|h| !h.is_empty()) else {
+            return Ok(None);
+        };
+        let host = host.to_ascii_lowercase();
+        let found = self.inner.store.domain_by_host(&host).await?;
+        Ok(Some(found.map(|domain| domain.id).unwrap_or(-1)))
+    }
+
     /// The domains a user may purge.
     pub async fn domains_of_user(&self, user: UserId) -> Result<Vec<DomainName>, EngineError> {
         Ok(self

@@ -174,21 +174,4 @@ impl Engine {
             }
         });
     }
-
-    /// `sha256=<hex>` over `body` with the key `key_id`, or `None` when the key is gone.
-    pub async fn sign_with_key(
-        &self,
-        key_id: i64,
-        body: &[u8],
-    ) -> Result<Option<String>, EngineError> {
-        let Some(sealed) = self.inner.store.sealed_key(key_id).await? else {
-            return Ok(None);
-        };
-        let secret = self
-            .inner
-            .master_key
-            .open(&sealed)
-            .map_err(|_| EngineError::Key(KeyError::Unseal))?;
-        Ok(Some(secret.sign_callback(body)))
-    }
 }

@@ -28,7 +28,7 @@ use crate::error::EngineError;
 use crate::fanout::{self, client::EdgeClient, ProgressEvent, Scheduler};
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, Protocol};
 use crate::ids::{BatchId, TaskId};
-use crate::keys::{generate_public_id, lookup_hash, ApiKeySecret, KeyError, MasterKey};
+use crate::keys::{generate_public_id, lookup_hash, ApiKeySecret, MasterKey};
 use crate::passwords::{hash_password, VerifierMemory, MIN_PASSWORD_LEN};
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::report::{SeedQueryBody, TaskReport};
@@ -38,7 +38,7 @@ use crate::store::{
 };
 use crate::submit::{self, QuotaSnapshot, Submission, SubmitError, SubmitOutcome};
 use crate::target::DomainName;
-use crate::tasks::{TaskRecord, TaskStatus};
+use crate::tasks::TaskRecord;
 use crate::time::{QuotaDay, Zone};
 use crate::users::{valid_username, NewUser, QuotaOverrides, Role, User, UserId, MAX_USERNAME_LEN};
 
@@ -77,7 +77,7 @@ pub struct Engine {
 struct Inner {
     store: Arc<dyn Store>,
     config: EngineConfig,
-    master_key: MasterKey,
+    master_key: Arc<MasterKey>,
     callback_policy: CallbackPolicy,
     events: broadcast::Sender<ProgressEvent>,
     wake: Arc<Notify>,
@@ -170,7 +170,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 config,
-                master_key,
+                master_key: Arc::new(master_key),
                 callback_policy,
                 events,
                 wake: Arc::new(Notify::new()),
@@ -210,7 +210,12 @@ impl Engine {
         let handles = vec![
             fanout::spawn(scheduler, receiver.clone()),
             crate::callbacks::spawn(
-                self.clone(),
+                crate::callbacks::Deliveries {
+                    store: Arc::clone(&self.inner.store),
+                    master_key: Arc::clone(&self.inner.master_key),
+                    zone: self.time_zone().clone(),
+                    config: self.inner.config.callbacks.clone(),
+                },
                 Arc::clone(&self.inner.callbacks_wake),
                 receiver.clone(),
             ),
@@ -256,11 +261,6 @@ impl Engine {
     /// The settings in force.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
-    }
-
-    /// The store (for the engine's own workers).
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
     }
 
     /// This instance's name in leases.
@@ -338,7 +338,8 @@ fn default_instance_name() -> String {
 /// Relays signals from other instances (PostgreSQL's `LISTEN/NOTIFY`) until shutdown; returns at
 /// once where the store has none.
 fn spawn_relay(engine: Engine, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    let span = tracing::info_span!("relay", owner = %engine.inner.owner);
+    let run = async move {
         let mut signals = match engine.inner.store.listen().await {
             Ok(Some(signals)) => signals,
             Ok(None) => return,
@@ -357,5 +358,6 @@ fn spawn_relay(engine: Engine, mut shutdown: watch::Receiver<bool>) -> JoinHandl
                 },
             }
         }
-    })
+    };
+    tokio::spawn(tracing::Instrument::instrument(run, span))
 }

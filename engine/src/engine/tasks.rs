@@ -59,26 +59,7 @@ impl Engine {
 
     /// A task's per-node results.
     pub async fn task_report(&self, task: TaskRecord) -> Result<TaskReport, EngineError> {
-        let nodes = match task.node_set_id {
-            Some(id) => self.inner.store.node_set(id).await?.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let failures = if task.failed > 0 {
-            self.inner.store.task_failures(&task.id).await?
-        } else {
-            Vec::new()
-        };
-        let confirmed = if task.status == TaskStatus::Running {
-            self.inner.store.task_confirmed(&task.id).await?
-        } else {
-            None
-        };
-        Ok(TaskReport::build(
-            task,
-            &nodes,
-            confirmed.as_ref(),
-            failures,
-        ))
+        Ok(crate::report::load(&*self.inner.store, task).await?)
     }
 
     /// Seed 000's query body for a task.

@@ -1,8 +1,8 @@
 //! The fan-out scheduler: one task (actor) per instance that claims work, dispatches node
-//! requests round-robin across users, retries with backoff, and batches progress writes.
-//!
-//! Over 450 lines on purpose for now: issue 18 (HTTP/1.1 pipelining to each edge) rewrites the
-//! dispatch loop and splits this file along its new shape.
+//! requests round-robin across users, retries with backoff, and batches progress writes. What
+//! it reads from and writes to the store (claims, progress, leases) is in `store_io`.
+
+mod store_io;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -17,6 +17,7 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
+use tracing::Instrument;
 
 use super::client::{EdgeClient, NodeOutcome};
 use super::node_slots::NodeSlots;
@@ -24,7 +25,7 @@ use super::run::{Recorded, RetryPolicy, Run};
 use super::{FanoutConfig, ProgressEvent};
 use crate::fleet::NodeTarget;
 use crate::ids::TaskId;
-use crate::store::{ClaimRequest, ClaimedTask, Store, StoreError, TaskProgress};
+use crate::store::{ClaimedTask, Store, StoreError, TaskProgress};
 use crate::users::UserId;
 
 /// Everything the scheduler needs, shared with the engine.
@@ -89,7 +90,8 @@ const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 /// Starts the scheduler; it runs until `shutdown` turns true, then writes what it knows and
 /// gives its leases back.
 pub(crate) fn spawn(scheduler: Scheduler, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move { scheduler.run(shutdown).await })
+    let span = tracing::info_span!("fanout", owner = %scheduler.owner);
+    tokio::spawn(scheduler.run(shutdown).instrument(span))
 }
 
 impl Scheduler {
@@ -261,9 +263,10 @@ impl Scheduler {
         let client = self.client.clone();
         let nodes = Arc::clone(&run.nodes);
         let request = run.request_for(index).cloned();
-        // No span per request: at hundreds of thousands of requests a second it costs more than
-        // it tells; a failed request is logged with its task and node when it comes back.
-        Box::pin(async move {
+        // A debug span: at hundreds of thousands of requests a second an enabled span costs more
+        // than it tells, and a disabled one costs a check (its fields are not even evaluated).
+        let span = tracing::debug_span!("edge_request", task = %run.task.id, node = index);
+        let request_future = async move {
             let outcome = match request {
                 Some(request) => client.send(&nodes[index as usize], &request).await,
                 None => NodeOutcome::Failed {
@@ -278,7 +281,8 @@ impl Scheduler {
                 slot,
                 outcome,
             }
-        })
+        };
+        Box::pin(request_future.instrument(span))
     }
 
     fn complete(
@@ -319,213 +323,6 @@ impl Scheduler {
         }
     }
 
-    fn start_write(&self, st: &mut State) -> Option<WriteHandle> {
-        let now = Instant::now();
-        if st.dirty.is_empty() || st.flush_not_before.is_some_and(|at| now < at) {
-            return None;
-        }
-        let recently = st
-            .last_write
-            .is_some_and(|at| now.duration_since(at) < PROGRESS_WRITE_INTERVAL);
-        if recently
-            && !st
-                .dirty
-                .iter()
-                .any(|key| st.runs.get(key).is_some_and(Run::is_finished))
-        {
-            return None;
-        }
-        st.last_write = Some(now);
-        let batch: WriteBatch = st
-            .dirty
-            .drain()
-            .filter_map(|key| st.runs.get_mut(&key).map(|run| (key, run.take_progress())))
-            .collect();
-        let store = Arc::clone(&self.store);
-        let owner = self.owner.clone();
-        Some(tokio::spawn(async move {
-            let progress: Vec<TaskProgress> = batch.iter().map(|(_, p)| p.clone()).collect();
-            let result = store.record_progress(&owner, &progress).await;
-            (batch, result)
-        }))
-    }
-
-    fn finish_write(
-        &self,
-        st: &mut State,
-        batch: WriteBatch,
-        result: Result<Vec<TaskId>, StoreError>,
-    ) {
-        let lost = match result {
-            Ok(lost) => {
-                st.flush_not_before = None;
-                lost
-            }
-            Err(error) => {
-                tracing::warn!(%error, tasks = batch.len(), "writing progress failed; will retry");
-                st.flush_not_before = Some(Instant::now() + Duration::from_millis(200));
-                for (key, progress) in batch {
-                    if let Some(run) = st.runs.get_mut(&key) {
-                        run.restore_failures(progress.new_failures);
-                        st.dirty.insert(key);
-                    }
-                }
-                return;
-            }
-        };
-        let mut callbacks_due = false;
-        let mut announced = Vec::with_capacity(batch.len());
-        for (key, progress) in batch {
-            if lost.contains(&progress.task_id) {
-                tracing::warn!(task = %progress.task_id, "lease lost; another instance took the task over");
-                self.remove_run(st, key);
-                continue;
-            }
-            let Some(run) = st.runs.get(&key) else {
-                continue;
-            };
-            let event = ProgressEvent {
-                task_id: run.task.id.clone(),
-                batch_id: run.task.batch_id.clone(),
-                user_id: run.task.user_id,
-                status: progress
-                    .finished
-                    .map(|(status, _)| status)
-                    .unwrap_or(crate::tasks::TaskStatus::Running),
-                total: run.nodes.len() as u32,
-                success: progress.success,
-                failed: progress.failed,
-            };
-            let _ = self.events.send(event.clone());
-            announced.push(event);
-            if let Some((status, finished_at)) = progress.finished {
-                let started = run.task.started_at.unwrap_or(run.task.created_at);
-                let seconds = (finished_at - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
-                metrics::histogram!("purger_fanout_seconds").record(seconds.max(0.0));
-                metrics::counter!("purger_tasks_finished_total", "status" => status.as_str())
-                    .increment(1);
-                tracing::info!(task = %run.task.id, status = status.as_str(), success = progress.success,
-                    failed = progress.failed, "task finished");
-                callbacks_due |= run.task.callback_url.is_some();
-                self.remove_run(st, key);
-            }
-        }
-        if callbacks_due {
-            self.callbacks.notify_one();
-        }
-        if !announced.is_empty() {
-            // Browsers connected to other instances follow this progress too; best effort.
-            let store = Arc::clone(&self.store);
-            let owner = self.owner.clone();
-            tokio::spawn(async move {
-                if let Err(error) = store.announce_progress(&owner, &announced).await {
-                    tracing::debug!(%error, "announcing progress to other instances failed");
-                }
-            });
-        }
-    }
-
-    fn remove_run(&self, st: &mut State, key: u64) {
-        if let Some(run) = st.runs.remove(&key) {
-            let user = run.task.user_id;
-            if let Some(count) = st.running_per_user.get_mut(&user) {
-                *count -= 1;
-                if *count == 0 {
-                    st.running_per_user.remove(&user);
-                }
-            }
-            st.dirty.remove(&key);
-            st.run_slots.remove(&key);
-            st.want_claim = true;
-            forget_slots_when_idle(st);
-        }
-    }
-
-    fn start_claim(
-        &self,
-        st: &mut State,
-        node_sets: &NodeSetCache,
-    ) -> Option<JoinHandle<Result<Claimed, StoreError>>> {
-        let room = self.config.max_running_tasks.saturating_sub(st.runs.len());
-        if !st.want_claim || room == 0 {
-            return None;
-        }
-        st.want_claim = false;
-        let per_user_cap = self.config.max_running_per_user.max(1);
-        let skip_users: Vec<UserId> = st
-            .running_per_user
-            .iter()
-            .filter(|(_, count)| **count >= per_user_cap)
-            .map(|(user, _)| *user)
-            .collect();
-        let now = Utc::now();
-        let request = ClaimRequest {
-            owner: self.owner.clone(),
-            now,
-            lease_until: now + chrono::Duration::seconds(self.config.lease_secs as i64),
-            task_deadline: chrono::Duration::seconds(self.config.task_deadline_secs as i64),
-            limit: room.min(256) as u32,
-            per_user: per_user_cap.min(64) as u32,
-            skip_users,
-        };
-        let store = Arc::clone(&self.store);
-        let node_sets = Arc::clone(node_sets);
-        Some(tokio::spawn(async move {
-            let claimed = store.claim_tasks(&request).await?;
-            let mut out = Vec::with_capacity(claimed.len());
-            for task in claimed {
-                // A set this claim froze comes with the task; one frozen before is read once.
-                let cached = task.nodes.clone().or_else(|| {
-                    node_sets
-                        .lock()
-                        .map(|sets| sets.get(&task.node_set_id).cloned())
-                        .unwrap_or(None)
-                });
-                let nodes = match cached {
-                    Some(nodes) => nodes,
-                    None => {
-                        let nodes =
-                            Arc::new(store.node_set(task.node_set_id).await?.unwrap_or_default());
-                        if let Ok(mut sets) = node_sets.lock() {
-                            if sets.len() > 4096 {
-                                sets.clear();
-                            }
-                            sets.insert(task.node_set_id, Arc::clone(&nodes));
-                        }
-                        nodes
-                    }
-                };
-                out.push((task, nodes));
-            }
-            Ok(out)
-        }))
-    }
-
-    fn add_runs(&self, st: &mut State, claimed: Claimed) {
-        let full = claimed.len() >= 256;
-        for (task, nodes) in claimed {
-            tracing::debug!(task = %task.task.id, nodes = nodes.len(), "claimed task");
-            let run_slots = st.slots.of_node_set(task.node_set_id, &nodes);
-            let run = Run::new(task, nodes, Utc::now());
-            let key = st.next_key;
-            st.next_key += 1;
-            st.run_slots.insert(key, run_slots);
-            let user = run.task.user_id;
-            *st.running_per_user.entry(user).or_default() += 1;
-            if run.dirty {
-                st.dirty.insert(key);
-            }
-            let ready = run.has_pending();
-            st.runs.insert(key, run);
-            if ready {
-                mark_ready(st, user, key, false);
-            }
-        }
-        if full {
-            st.want_claim = true;
-        }
-    }
-
     fn expire_overdue(&self, st: &mut State) {
         let now = Instant::now();
         for (key, run) in st.runs.iter_mut() {
@@ -536,21 +333,6 @@ impl Scheduler {
                 st.dirty.insert(*key);
             }
         }
-    }
-
-    fn renew_leases(&self, st: &State) {
-        if st.runs.is_empty() {
-            return;
-        }
-        let ids: Vec<TaskId> = st.runs.values().map(|run| run.task.id.clone()).collect();
-        let store = Arc::clone(&self.store);
-        let owner = self.owner.clone();
-        let until = Utc::now() + chrono::Duration::seconds(self.config.lease_secs as i64);
-        tokio::spawn(async move {
-            if let Err(error) = store.renew_leases(&owner, &ids, until).await {
-                tracing::warn!(%error, "renewing leases failed");
-            }
-        });
     }
 }
 

@@ -70,16 +70,7 @@ pub async fn list(
                 .map_err(|_| V1Error::invalid("invalid cursor"))
         })
         .transpose()?;
-    let domain_id = match &query.domain {
-        Some(host) => {
-            let host = host.trim().to_ascii_lowercase();
-            let domains = state.engine.list_domains().await?;
-            let domain = domains.iter().find(|d| d.host.as_str() == host);
-            // An unknown (or not own) domain matches nothing rather than everything.
-            Some(domain.map(|d| d.id).unwrap_or(-1))
-        }
-        None => None,
-    };
+    let domain_id = state.engine.domain_filter(query.domain.as_deref()).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let filter = TaskFilter {
         user_id: caller.user.task_scope(),
