@@ -1,10 +1,8 @@
 //! `/metrics` counts what happened, in Prometheus text format.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn metrics_count_targets_node_requests_fanouts_and_the_queue() {

@@ -2,8 +2,6 @@
 //! bounded number of attempts, healthy and slow-but-answering nodes confirm once, and the task
 //! deadline holds even when retries would go on longer.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,8 +10,9 @@ use std::time::Duration;
 use engine::fleet::Protocol;
 use engine::target::TargetKind;
 use engine::tasks::TaskStatus;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
 
 /// An edge that reads the request, starts an answer and resets the connection mid-response;
 /// counts the requests it got.

@@ -1,16 +1,13 @@
 //! Dashboard sessions: sign-in throttling, the cookie, cross-site writes refused, and the
 //! session-only routes.
 
-mod support;
-
-#[path = "../../engine/tests/support/postgres.rs"]
-mod postgres;
-
 use app::api::auth::{SignIn, SignOut};
 use engine::users::Role;
 use engine::Actor;
 use server_fn::ServerFn;
-use support::*;
+
+use crate::postgres;
+use crate::support::*;
 
 async fn sign_in(app: &TestApp, username: &str, password: &str) -> (u16, Option<String>) {
     let response = app

@@ -1,13 +1,12 @@
 //! `kill -9` of a `purger serve` process in the middle of a 500 URL × 300 edge fan-out, then a
 //! restart on the same data: every accepted task finishes, none is lost or stuck.
 
-mod processes;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use processes::{developer, edge_sim, free_port, serve, wait_ready};
 use serde_json::{json, Value};
+
+use crate::processes::{self, developer, edge_sim, free_port, serve, wait_ready};
 
 const URLS: usize = 500;
 const EDGES: usize = 300;

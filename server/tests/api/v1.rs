@@ -1,7 +1,5 @@
 //! The native v1 API and the admin API, black-box through `spawn_app()`.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +9,8 @@ use engine::Actor;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use support::*;
+
+use crate::support::*;
 
 /// Callbacks received: (signature header, body).
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;

@@ -2,15 +2,14 @@
 //! from the complete output of a server run at the most verbose log level (access logs and
 //! spans included), whichever API carried them.
 
-mod processes;
-
 use std::net::SocketAddr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use processes::{cli, developer, edge_sim, free_port, serve, wait_ready};
 use serde_json::json;
+
+use crate::processes::{cli, developer, edge_sim, free_port, serve, wait_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_never_appear_in_output_responses_or_the_database_file() {

@@ -1,15 +1,13 @@
 //! Purges against real caches started from the shipped configurations: the object is cached
 //! (HIT) before the purge and fetched fresh from the origin (MISS, new body) after it.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod kinds;
 
 use engine::fleet::Protocol;
 use engine::target::TargetKind;
 use engine::tasks::TaskStatus;
-use support::*;
+
+use crate::support::*;
 
 const HOST: &str = "www.example.com";
 

@@ -1,12 +1,11 @@
 //! Seed 000, the URL purge API: exact bodies (golden files) for every state and refusal.
 
-mod support;
-
 use std::time::Duration;
 
 use chrono::{FixedOffset, NaiveDateTime, Utc};
 use engine::Actor;
-use support::*;
+
+use crate::support::*;
 
 const URI: &str = "http://www.iqiyi.com/hello.gif";
 

@@ -2,12 +2,11 @@
 //! (503 with Retry-After on v1, the seeds' own failure shapes), reads go on, nothing is half
 //! written, and everything works again once the lock is gone.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, SqliteConnection};
-use support::*;
+
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_database_fails_writes_cleanly_and_recovers() {

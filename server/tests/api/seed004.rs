@@ -1,8 +1,6 @@
 //! Seed 004, the regex purge API: every code of the seed's table, in the spec's check order,
 //! and the seed's own curl + openssl script against a live server.
 
-mod support;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::Utc;
@@ -10,7 +8,8 @@ use engine::users::QuotaOverrides;
 use engine::Actor;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use support::*;
+
+use crate::support::*;
 
 const PATH: &str = "/api/content/regular-url/purge";
 

@@ -45,29 +45,38 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each `async fn name(backend: Backend)` as two tests, `name::sqlite` and
-/// `name::postgres`: the store contract is one suite run against both stores.
+/// Runs each listed `async fn name(backend: Backend)` as two tests, `name::sqlite` and
+/// `name::postgres`: the store contract is one suite run against both stores. Each name comes
+/// with the test attribute both wrappers get; the functions themselves are ordinary ones, beside
+/// the list, so rustfmt formats them:
+///
+/// ```ignore
+/// on_both_stores! {
+///     #[tokio::test]
+///     a_test,
+///     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///     another_test,
+/// }
+///
+/// async fn a_test(backend: Backend) { /* ... */ }
+/// ```
+///
+/// A module and a function may share a name (they live in different namespaces): `mod a_test`
+/// holds the two wrappers, which call the function `a_test` beside it.
 #[macro_export]
 macro_rules! on_both_stores {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+    ($($(#[$meta:meta])+ $name:ident),* $(,)?) => {
         $(
             mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                $(#[$meta])*
+                $(#[$meta])+
                 async fn sqlite() {
-                    run(Backend::Sqlite).await
+                    super::$name($crate::support::Backend::Sqlite).await
                 }
 
-                $(#[$meta])*
+                $(#[$meta])+
                 async fn postgres() {
-                    run(Backend::Postgres).await
+                    super::$name($crate::support::Backend::Postgres).await
                 }
-
-                // The body of a test (clippy's test allowances do not reach it through the macro).
-                #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
-                async fn run($backend: Backend) $body
             }
         )*
     };

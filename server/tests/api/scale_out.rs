@@ -1,9 +1,6 @@
 //! Two real `purger serve` processes on one PostgreSQL database; one is killed with SIGKILL
 //! while it provably holds leases on running tasks, and the other finishes every task.
 
-#[path = "../../engine/tests/support/postgres.rs"]
-mod postgres;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +12,8 @@ use engine::users::{QuotaOverrides, Role};
 use engine::{Actor, Engine, EngineConfig};
 use serde_json::json;
 use sqlx::PgPool;
+
+use crate::postgres;
 
 const MASTER_KEY: &str = "c2NhbGUtb3V0LXRlc3QtbWFzdGVyLWtleS0zMi1ieXQ=";
 const EDGES: usize = 20;

@@ -62,13 +62,31 @@ async fn two_groups(t: &TestEngine) -> (User, SimEdge, SimEdge) {
 }
 
 on_both_stores! {
-#[tokio::test]
-async fn tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quota(backend: Backend) {
+    #[tokio::test]
+    tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quota,
+    #[tokio::test]
+    an_unknown_group_refuses_the_whole_request_and_writes_nothing,
+    #[tokio::test]
+    a_task_of_one_group_asks_only_that_groups_nodes,
+    #[tokio::test]
+    seed_000s_lookup_ignores_a_tag_named_like_the_url,
+}
+
+async fn tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quota(
+    backend: Backend,
+) {
     let t = test_engine(backend).await;
     let (user, _, _) = two_groups(&t).await;
     let user = t
         .engine
-        .set_quota(&Actor::cli(), user.id, QuotaOverrides { everything: Some(1), ..Default::default() })
+        .set_quota(
+            &Actor::cli(),
+            user.id,
+            QuotaOverrides {
+                everything: Some(1),
+                ..Default::default()
+            },
+        )
         .await
         .expect("quota");
     let tag_only = [(TargetKind::Tag, "product-42")];
@@ -77,7 +95,9 @@ async fn tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quot
         Err(SubmitError::DomainRequired)
     ));
     assert!(matches!(
-        t.engine.submit(&user, kinds(&tag_only, Some("other.example.org"))).await,
+        t.engine
+            .submit(&user, kinds(&tag_only, Some("other.example.org")))
+            .await,
         Err(SubmitError::NotYourDomain(_))
     ));
 
@@ -92,38 +112,90 @@ async fn tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quot
         Some("WWW.example.com"),
     );
     submission.mode = PurgeMode::Invalidate;
-    let outcome = t.engine.submit(&user, submission).await.expect("accepted in part");
-    let results: Vec<_> = outcome.verdicts.iter().map(|v| (v.kind, v.result.clone().map(|_| ()))).collect();
+    let outcome = t
+        .engine
+        .submit(&user, submission)
+        .await
+        .expect("accepted in part");
+    let results: Vec<_> = outcome
+        .verdicts
+        .iter()
+        .map(|v| (v.kind, v.result.clone().map(|_| ())))
+        .collect();
     assert_eq!(results.len(), 4, "the repeated tag is merged: {results:?}");
     assert_eq!(results[0], (TargetKind::Tag, Ok(())));
-    assert!(matches!(results[1], (TargetKind::Tag, Err(Refusal::Invalid(_)))));
+    assert!(matches!(
+        results[1],
+        (TargetKind::Tag, Err(Refusal::Invalid(_)))
+    ));
     assert_eq!(results[2], (TargetKind::Everything, Ok(())));
     assert_eq!(results[3], (TargetKind::Url, Ok(())));
-    assert_eq!((outcome.quota.used.tag, outcome.quota.used.everything, outcome.quota.used.url), (1, 1, 1));
+    assert_eq!(
+        (
+            outcome.quota.used.tag,
+            outcome.quota.used.everything,
+            outcome.quota.used.url
+        ),
+        (1, 1, 1)
+    );
 
     let batch = outcome.batch_id.expect("batch");
-    let tasks = t.engine.batch_tasks(batch.as_str(), None).await.expect("read").expect("batch");
-    let shown: Vec<_> = tasks.iter().map(|task| (task.kind, task.target.as_str(), task.host(), task.mode)).collect();
+    let tasks = t
+        .engine
+        .batch_tasks(batch.as_str(), None)
+        .await
+        .expect("read")
+        .expect("batch");
+    let shown: Vec<_> = tasks
+        .iter()
+        .map(|task| (task.kind, task.target.as_str(), task.host(), task.mode))
+        .collect();
     assert_eq!(
         shown,
         vec![
-            (TargetKind::Tag, "product-42", HOST.to_owned(), PurgeMode::Invalidate),
-            (TargetKind::Everything, "*", HOST.to_owned(), PurgeMode::Invalidate),
-            (TargetKind::Url, "http://www.example.com/a.png", HOST.to_owned(), PurgeMode::Invalidate),
+            (
+                TargetKind::Tag,
+                "product-42",
+                HOST.to_owned(),
+                PurgeMode::Invalidate
+            ),
+            (
+                TargetKind::Everything,
+                "*",
+                HOST.to_owned(),
+                PurgeMode::Invalidate
+            ),
+            (
+                TargetKind::Url,
+                "http://www.example.com/a.png",
+                HOST.to_owned(),
+                PurgeMode::Invalidate
+            ),
         ]
     );
 
     // The day's one everything is used; tags are not refused for running (purges are idempotent).
     let again = t
         .engine
-        .submit(&user, kinds(&[(TargetKind::Everything, "*"), (TargetKind::Tag, "product-42")], Some(HOST)))
+        .submit(
+            &user,
+            kinds(
+                &[
+                    (TargetKind::Everything, "*"),
+                    (TargetKind::Tag, "product-42"),
+                ],
+                Some(HOST),
+            ),
+        )
         .await
         .expect("accepted in part");
-    assert_eq!(again.verdicts[0].result.clone().map(|_| ()), Err(Refusal::OverQuota));
+    assert_eq!(
+        again.verdicts[0].result.clone().map(|_| ()),
+        Err(Refusal::OverQuota)
+    );
     assert!(again.verdicts[1].result.is_ok(), "{:?}", again.verdicts[1]);
 }
 
-#[tokio::test]
 async fn an_unknown_group_refuses_the_whole_request_and_writes_nothing(backend: Backend) {
     let t = test_engine(backend).await;
     let (user, _, _) = two_groups(&t).await;
@@ -131,7 +203,10 @@ async fn an_unknown_group_refuses_the_whole_request_and_writes_nothing(backend: 
         let mut submission = kinds(&[(TargetKind::Url, "http://www.example.com/a.png")], None);
         submission.groups = vec!["east".to_owned(), group.to_owned()];
         match t.engine.submit(&user, submission).await {
-            Err(SubmitError::UnknownGroup { group: named, domain }) => {
+            Err(SubmitError::UnknownGroup {
+                group: named,
+                domain,
+            }) => {
                 assert_eq!((named.as_str(), domain.as_str()), (group, HOST));
             }
             other => panic!("{group}: {other:?}"),
@@ -141,7 +216,6 @@ async fn an_unknown_group_refuses_the_whole_request_and_writes_nothing(backend: 
     assert_eq!(quota.used.total(), 0, "nothing was counted");
 }
 
-#[tokio::test]
 async fn a_task_of_one_group_asks_only_that_groups_nodes(backend: Backend) {
     let t = test_engine(backend).await;
     let (user, east, west) = two_groups(&t).await;
@@ -166,7 +240,6 @@ async fn a_task_of_one_group_asks_only_that_groups_nodes(backend: Backend) {
     workers.shutdown().await;
 }
 
-#[tokio::test]
 async fn seed_000s_lookup_ignores_a_tag_named_like_the_url(backend: Backend) {
     let t = test_engine(backend).await;
     let (user, _, _) = two_groups(&t).await;
@@ -175,9 +248,16 @@ async fn seed_000s_lookup_ignores_a_tag_named_like_the_url(backend: Backend) {
         .submit(&user, kinds(&[(TargetKind::Tag, url)], Some(HOST)))
         .await
         .expect("a tag may look like a URL");
-    assert_eq!(t.engine.latest_url_task(user.id, url).await.expect("read"), None);
+    assert_eq!(
+        t.engine.latest_url_task(user.id, url).await.expect("read"),
+        None
+    );
     submit(&t.engine, &user, TargetKind::Url, &[url]).await;
-    let found = t.engine.latest_url_task(user.id, url).await.expect("read").expect("task");
+    let found = t
+        .engine
+        .latest_url_task(user.id, url)
+        .await
+        .expect("read")
+        .expect("task");
     assert_eq!(found.kind, TargetKind::Url);
-}
 }

@@ -1,8 +1,5 @@
 //! Submissions: validation, domains, deduplication, repeats, idempotency and exact quotas.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod kinds;
 
 use std::sync::Arc;
@@ -12,7 +9,9 @@ use engine::submit::{Refusal, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::users::{QuotaOverrides, User};
 use engine::Actor;
-use support::*;
+
+use crate::on_both_stores;
+use crate::support::*;
 
 fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
     Submission {
@@ -49,7 +48,24 @@ async fn with_quota(t: &TestEngine, user: &User, quota: QuotaOverrides) -> User 
 }
 
 on_both_stores! {
-#[tokio::test]
+    #[tokio::test]
+    each_target_gets_its_verdict_and_duplicates_are_merged,
+    #[tokio::test]
+    whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing,
+    #[tokio::test]
+    the_quota_accepts_what_fits_and_refuses_the_rest,
+    #[tokio::test]
+    a_regex_still_running_is_refused_as_a_repeat,
+    #[tokio::test]
+    idempotency_keys_and_task_ids_return_the_earlier_submission,
+    #[tokio::test]
+    callbacks_to_private_addresses_are_refused_unless_allowed,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    fifty_concurrent_submitters_on_two_instances_spend_exactly_the_limit,
+    #[tokio::test]
+    the_history_text_filter_finds_substrings_short_and_long,
+}
+
 async fn each_target_gets_its_verdict_and_duplicates_are_merged(backend: Backend) {
     let (t, user) = setup(backend).await;
     let outcome = t
@@ -96,7 +112,6 @@ async fn each_target_gets_its_verdict_and_duplicates_are_merged(backend: Backend
     assert_eq!(tasks.expect("visible to its owner").len(), 2);
 }
 
-#[tokio::test]
 async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing(backend: Backend) {
     let (t, user) = setup(backend).await;
     let many: Vec<_> = (0..501)
@@ -159,7 +174,6 @@ async fn whole_submissions_are_refused_for_bad_users_and_sizes_and_write_nothing
         .is_empty());
 }
 
-#[tokio::test]
 async fn the_quota_accepts_what_fits_and_refuses_the_rest(backend: Backend) {
     let (t, user) = setup(backend).await;
     let user = with_quota(
@@ -210,7 +224,6 @@ async fn the_quota_accepts_what_fits_and_refuses_the_rest(backend: Backend) {
     assert_eq!(outcome.verdicts[0].result, Err(Refusal::OverQuota));
 }
 
-#[tokio::test]
 async fn a_regex_still_running_is_refused_as_a_repeat(backend: Backend) {
     let (t, user) = setup(backend).await;
     let regex = "http://www.example.com/x/.*\\.png";
@@ -230,7 +243,6 @@ async fn a_regex_still_running_is_refused_as_a_repeat(backend: Backend) {
     );
 }
 
-#[tokio::test]
 async fn idempotency_keys_and_task_ids_return_the_earlier_submission(backend: Backend) {
     let (t, user) = setup(backend).await;
     let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/i".into())]);
@@ -265,7 +277,6 @@ async fn idempotency_keys_and_task_ids_return_the_earlier_submission(backend: Ba
     ));
 }
 
-#[tokio::test]
 async fn callbacks_to_private_addresses_are_refused_unless_allowed(backend: Backend) {
     let (t, user) = setup(backend).await;
     let mut request = submission(vec![(TargetKind::Url, "http://www.example.com/c".into())]);
@@ -284,7 +295,6 @@ async fn callbacks_to_private_addresses_are_refused_unless_allowed(backend: Back
     assert!(t.engine.submit(&user, request).await.is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_submitters_on_two_instances_spend_exactly_the_limit(backend: Backend) {
     let (t, user) = setup(backend).await;
     let user = with_quota(
@@ -338,7 +348,6 @@ async fn fifty_concurrent_submitters_on_two_instances_spend_exactly_the_limit(ba
     assert_eq!(stored.len(), 100);
 }
 
-#[tokio::test]
 async fn the_history_text_filter_finds_substrings_short_and_long(backend: Backend) {
     let (t, user) = setup(backend).await;
     let targets = [
@@ -381,5 +390,4 @@ async fn the_history_text_filter_finds_substrings_short_and_long(backend: Backen
     // Shorter text scans with LIKE; its wildcards are literal.
     assert_eq!(find("-2").await, vec![targets[1].to_owned()]);
     assert!(find("%").await.is_empty());
-}
 }

@@ -1,8 +1,6 @@
 //! Several instances on one database: the master key they must share, and (on PostgreSQL, the
 //! store for several instances) wake-ups and progress relayed between them by LISTEN/NOTIFY.
 
-mod support;
-
 use std::time::Duration;
 
 use engine::fleet::Protocol;
@@ -10,7 +8,9 @@ use engine::submit::{Source, Submission};
 use engine::target::TargetKind;
 use engine::tasks::TaskStatus;
 use engine::{Engine, EngineConfig};
-use support::*;
+
+use crate::on_both_stores;
+use crate::support::*;
 
 fn submission(url: &str) -> Submission {
     Submission {
@@ -37,7 +37,10 @@ async fn second_instance(t: &TestEngine, configure: impl FnOnce(&mut EngineConfi
 }
 
 on_both_stores! {
-#[tokio::test]
+    #[tokio::test]
+    an_instance_with_another_master_key_is_refused,
+}
+
 async fn an_instance_with_another_master_key_is_refused(backend: Backend) {
     let t = test_engine(backend).await;
     let mut config = test_config(t.dir.path());
@@ -47,7 +50,6 @@ async fn an_instance_with_another_master_key_is_refused(backend: Backend) {
     assert!(message.contains("master key"), "{message}");
     // The key the database knows is still accepted.
     second_instance(&t, |_| {}).await;
-}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

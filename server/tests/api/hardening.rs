@@ -2,8 +2,6 @@
 //! clients cannot hold it, bodies are bounded however they are sent, files are private, caps
 //! hold, and seed 000 reports a task it has just made as `created`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use app::api::auth::SignIn;
@@ -11,9 +9,10 @@ use app::api::purges::CheckTargets;
 use engine::Actor;
 use futures::StreamExt;
 use server_fn::ServerFn;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 /// Reads what the server sends until it closes the connection or `within` passes; `None` when
 /// it is still open then.

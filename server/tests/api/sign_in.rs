@@ -2,8 +2,6 @@
 //! checks off the async workers, login CSRF, secure cookies, and sessions that end with their
 //! password or their user.
 
-mod support;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -12,7 +10,8 @@ use engine::store::UserUpdate;
 use engine::users::Role;
 use engine::Actor;
 use server_fn::ServerFn;
-use support::*;
+
+use crate::support::*;
 
 /// An answer to a sign-in: status, body and the session cookie (`name=value`) if one was set.
 struct Answer {

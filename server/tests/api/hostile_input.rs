@@ -1,8 +1,6 @@
 //! A corpus of malformed and hostile requests against every API: each gets a clear 4xx, nothing
 //! is written, and the server stays up.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,8 +10,9 @@ use base64::Engine as _;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use server_fn::ServerFn;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
 
 /// Sends `request` as raw bytes on a fresh connection; the status (0 when the server closed the
 /// connection without an answer) and the body.

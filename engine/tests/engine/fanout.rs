@@ -1,8 +1,6 @@
 //! The fan-out: fairness between users, crash recovery, retries of failed nodes, callbacks and
 //! progress events, against simulated edges on loopback.
 
-mod support;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,7 +15,9 @@ use engine::users::Role;
 use engine::Actor;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use support::*;
+
+use crate::on_both_stores;
+use crate::support::*;
 
 type Received = Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>>;
 
@@ -27,7 +27,10 @@ const FAST: EdgeBehaviour = EdgeBehaviour {
 };
 
 on_both_stores! {
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_cache_listed_in_two_groups_of_a_domain_is_purged_once,
+}
+
 async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backend) {
     let t = engine_with(backend, |_| {}).await;
     let shared = start_sim_edge(FAST).await;
@@ -62,10 +65,28 @@ async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backen
     assert_eq!((shared.count(), other.count()), (1, 1));
     workers.shutdown().await;
 }
-}
 
 on_both_stores! {
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_single_url_is_not_held_back_by_another_users_huge_batch,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again,
+    #[tokio::test]
+    retry_asks_only_the_failed_nodes_again,
+    #[tokio::test]
+    another_user_cannot_see_or_retry_a_task,
+    #[tokio::test]
+    a_finished_task_posts_its_signed_result_to_the_callback_url,
+    #[tokio::test]
+    progress_events_follow_a_task_to_its_end,
+    #[tokio::test]
+    retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest,
+    #[tokio::test]
+    node_health_follows_recent_results,
+}
+
+// Not a #[test] itself (`on_both_stores!` wraps it), so clippy's allowance for tests misses it.
+#[allow(clippy::print_stdout)]
 async fn a_single_url_is_not_held_back_by_another_users_huge_batch(backend: Backend) {
     let t = engine_with(backend, |config| {
         config.fanout.per_node_in_flight = 4;
@@ -145,8 +166,11 @@ async fn a_single_url_is_not_held_back_by_another_users_huge_batch(backend: Back
     workers.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again(backend: Backend) {
+// Not a #[test] itself (`on_both_stores!` wraps it), so clippy's allowance for tests misses it.
+#[allow(clippy::print_stdout)]
+async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirmed_nodes_again(
+    backend: Backend,
+) {
     let slow = EdgeBehaviour {
         status: 200,
         delay: Duration::from_millis(150),
@@ -235,7 +259,6 @@ async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirm
     assert!(confirmed_before > 0);
 }
 
-#[tokio::test]
 async fn retry_asks_only_the_failed_nodes_again(backend: Backend) {
     let t = test_engine(backend).await;
     let healthy = start_sim_edge(FAST).await;
@@ -288,7 +311,6 @@ async fn retry_asks_only_the_failed_nodes_again(backend: Backend) {
     workers.shutdown().await;
 }
 
-#[tokio::test]
 async fn another_user_cannot_see_or_retry_a_task(backend: Backend) {
     let t = test_engine(backend).await;
     let edge = start_sim_edge(FAST).await;
@@ -337,7 +359,6 @@ async fn another_user_cannot_see_or_retry_a_task(backend: Backend) {
         .is_err());
 }
 
-#[tokio::test]
 async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Backend) {
     let t = test_engine(backend).await;
     let edge = start_sim_edge(FAST).await;
@@ -411,7 +432,6 @@ async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Ba
     workers.shutdown().await;
 }
 
-#[tokio::test]
 async fn progress_events_follow_a_task_to_its_end(backend: Backend) {
     let t = test_engine(backend).await;
     let mut addrs = Vec::new();
@@ -455,7 +475,6 @@ async fn progress_events_follow_a_task_to_its_end(backend: Backend) {
     workers.shutdown().await;
 }
 
-#[tokio::test]
 async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest(backend: Backend) {
     let t = engine_with(backend, |config| config.retention_days = 1).await;
     let edge = start_sim_edge(FAST).await;
@@ -502,7 +521,6 @@ async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest(ba
         .is_some());
 }
 
-#[tokio::test]
 async fn node_health_follows_recent_results(backend: Backend) {
     let t = test_engine(backend).await;
     let healthy = start_sim_edge(FAST).await;
@@ -516,7 +534,8 @@ async fn node_health_follows_recent_results(backend: Backend) {
         )
         .await;
     let workers = t.engine.start_workers();
-    t.purge_and_wait(&user, TargetKind::Url, "http://www.example.com/h").await;
+    t.purge_and_wait(&user, TargetKind::Url, "http://www.example.com/h")
+        .await;
     workers.shutdown().await;
     let groups = t.engine.list_groups().await.expect("groups");
     let node_of = |addr: SocketAddr| {
@@ -543,5 +562,4 @@ async fn node_health_follows_recent_results(backend: Backend) {
         bad.last_failure.as_ref().map(|(_, r)| r.as_str()),
         Some("connect_refused")
     );
-}
 }

@@ -1,0 +1,11 @@
+//! The engine's integration tests, in one binary: the fan-out, edges that fail in every way,
+//! several instances on one database, real Varnish and nginx, and submissions. The store contract
+//! tests run on both stores (`on_both_stores!`).
+
+mod support;
+
+mod fanout;
+mod faults;
+mod instances;
+mod real_edges;
+mod submissions;

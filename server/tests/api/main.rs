@@ -1,0 +1,25 @@
+//! The server's integration tests, in one binary: the seed APIs and v1 black-box through
+//! `spawn_app()`, the dashboard's sessions and sign-in, hardening and hostile input, metrics,
+//! the operator CLI, and real `purger` processes (crashes, scale-out on PostgreSQL, secrets).
+//! Files read at run time stay beside this folder: `tests/golden/` and `tests/fixtures/`.
+
+mod processes;
+mod support;
+
+// Throwaway PostgreSQL databases, shared with the engine's tests.
+#[path = "../../../engine/tests/engine/support/postgres.rs"]
+mod postgres;
+
+mod cli;
+mod crash_restart;
+mod dashboard_session;
+mod database_faults;
+mod hardening;
+mod hostile_input;
+mod metrics;
+mod scale_out;
+mod secrets;
+mod seed000;
+mod seed004;
+mod sign_in;
+mod v1;
