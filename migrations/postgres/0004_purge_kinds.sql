@@ -1,4 +1,5 @@
--- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups.
+-- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups; the
+-- callback URL once per batch.
 ALTER TABLE tasks DROP CONSTRAINT tasks_kind_check;
 ALTER TABLE tasks ADD CONSTRAINT tasks_kind_check
     CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything'));
@@ -15,3 +16,9 @@ ALTER TABLE tasks ADD COLUMN groups TEXT;
 -- Daily limits of the new kinds; NULL means the default.
 ALTER TABLE users ADD COLUMN quota_tag BIGINT;
 ALTER TABLE users ADD COLUMN quota_everything BIGINT;
+
+-- The callback URL is stored once, with the batch (it was copied into every task). A task whose
+-- batch has one is `waiting` for its end instead of NULL; the end makes it `pending`.
+UPDATE tasks SET callback_state = 'waiting'
+    WHERE callback_url IS NOT NULL AND callback_state IS NULL;
+ALTER TABLE tasks DROP COLUMN callback_url;

@@ -65,32 +65,20 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("user {}", user.0)))?;
         let cap = self.inner.config.max_keys_per_user;
-        let live = self
-            .inner
-            .store
-            .list_api_keys(user)
-            .await?
-            .iter()
-            .filter(|key| key.revoked_at.is_none())
-            .count();
-        if live >= cap as usize {
+        let new_key = NewApiKey {
+            user_id: user,
+            public_id: generate_public_id(),
+            label: label.into(),
+            key_hash: secret.lookup_hash(),
+            key_sealed: self.inner.master_key.seal(secret),
+            created_at: Utc::now(),
+        };
+        let Some(info) = self.inner.store.insert_api_key(&new_key, cap).await? else {
             return Err(EngineError::Invalid(format!(
-                "{} already holds {live} live API keys (the most is {cap}); revoke one first",
+                "{} already holds {cap} live API keys, the most a user may; revoke one first",
                 owner.username
             )));
-        }
-        let info = self
-            .inner
-            .store
-            .insert_api_key(&NewApiKey {
-                user_id: user,
-                public_id: generate_public_id(),
-                label: label.into(),
-                key_hash: secret.lookup_hash(),
-                key_sealed: self.inner.master_key.seal(secret),
-                created_at: Utc::now(),
-            })
-            .await?;
+        };
         self.audit(
             actor,
             action,

@@ -13,7 +13,7 @@ use crate::quota::QuotaUsage;
 use crate::store::claim::Picked;
 use crate::store::{
     ApiKeyInfo, AuditEntry, BatchRecord, CallbackOutcome, DomainInfo, DueCallback, GroupWithNodes,
-    ImportCounts, NodeSet, StoreError,
+    ImportCounts, NewBatch, NodeSet, StoreError,
 };
 use crate::target::{DomainName, PurgeMode, TargetKind};
 use crate::tasks::{FailureReason, NodeFailure, TaskRecord, TaskStatus};
@@ -25,10 +25,11 @@ pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.ca
     u.time_zone, u.quota_url, u.quota_prefix, u.quota_regex, u.quota_batch, u.quota_tag, \
     u.quota_everything";
 
-/// The columns [`task`] reads, for `SELECT`s.
+/// The columns [`task`] reads, for `SELECT`s (the callback URL is the batch's, stored once).
 pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
     t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
-    t.created_at, t.started_at, t.finished_at, t.callback_url, t.host, t.mode, t.groups";
+    t.created_at, t.started_at, t.finished_at, t.host, t.mode, t.groups, \
+    (SELECT b.callback_url FROM batches b WHERE b.id = t.batch_id) AS callback_url";
 
 /// A recursive common table expression, `waiting (user_id)`: the users with tasks waiting to be
 /// claimed, found by skipping through the partial index `tasks_waiting`, one seek per user (and
@@ -342,6 +343,12 @@ pub(super) fn node_targets(
         }
     }
     Ok(crate::fleet::distinct_caches(nodes))
+}
+
+/// The `callback_state` a new task of `batch` starts in: `waiting` (for its end) when the batch
+/// has a callback URL, which is stored once, with the batch; `NULL` when it has none.
+pub(super) fn new_callback_state(batch: &NewBatch) -> Option<&'static str> {
+    batch.callback_url.as_ref().map(|_| "waiting")
 }
 
 /// A list of names as stored in one column: joined with newlines, `NULL` when empty.

@@ -108,8 +108,14 @@ pub trait UserStore: Send + Sync {
 /// API keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// Stores a key; `StoreError::Conflict` when the same key string exists.
-    async fn insert_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKeyInfo>;
+    /// Stores a key unless its user already holds `live_cap` unrevoked keys (`None` then): the
+    /// count and the insert are one step, so concurrent creations cannot pass the cap together.
+    /// `StoreError::Conflict` when the same key string exists.
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        live_cap: u32,
+    ) -> StoreResult<Option<ApiKeyInfo>>;
     /// The key with this lookup hash and its owner (revoked keys included).
     async fn api_key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<(ApiKeyInfo, User)>>;
     /// A user's unrevoked keys with their sealed secrets (for HMAC verification).

@@ -7,5 +7,6 @@ mod support;
 mod fanout;
 mod faults;
 mod instances;
+mod limits;
 mod real_edges;
 mod submissions;

@@ -136,7 +136,7 @@ impl BatchTx for PgConnection {
         let hosts: Vec<Option<&str>> = tasks.iter().map(|t| t.host.as_deref()).collect();
         let query = sqlx::query(
             "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                status, created_at, callback_url, host, mode, groups)
+                                status, created_at, callback_state, host, mode, groups)
              SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5, host, $11, $12
              FROM UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
                   WITH ORDINALITY AS n (id, domain_id, kind, target, host, ord)
@@ -146,7 +146,8 @@ impl BatchTx for PgConnection {
         let query = query
             .bind(&batch.client_task_id)
             .bind(to_millis(batch.created_at));
-        let query = query.bind(&batch.callback_url).bind(&ids).bind(&domains);
+        let query = query.bind(rows::new_callback_state(batch));
+        let query = query.bind(&ids).bind(&domains);
         let query = query.bind(&kinds).bind(&targets).bind(&hosts);
         let query = query.bind(batch.mode.as_str());
         query

@@ -14,15 +14,33 @@ use crate::users::{User, UserId};
 #[async_trait]
 impl KeyStore for PgStore {
     #[instrument(skip_all, fields(user = key.user_id.0, public_id = %key.public_id), err)]
-    async fn insert_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKeyInfo> {
-        let sql = format!(
-            "INSERT INTO api_keys AS k (user_id, public_id, label, key_hash, key_sealed, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KEY_COLUMNS}"
-        );
-        let inserted = binds::new_key(sqlx::query(&sql), key)
-            .fetch_one(&self.pool)
-            .await;
-        rows::api_key(&inserted.map_err(rows::conflict("this API key"))?)
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        live_cap: u32,
+    ) -> StoreResult<Option<ApiKeyInfo>> {
+        let key = key.clone();
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                // The owner's row is locked first, so that concurrent creations count in turn
+                // (the count below is a new statement: it sees the keys committed meanwhile).
+                let lock = sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE");
+                lock.bind(key.user_id.0).execute(&mut *tx).await?;
+                let sql = format!(
+                    "INSERT INTO api_keys AS k
+                        (user_id, public_id, label, key_hash, key_sealed, created_at)
+                     SELECT $1, $2, $3, $4, $5, $6
+                     WHERE (SELECT COUNT(*) FROM api_keys
+                            WHERE user_id = $1 AND revoked_at IS NULL) < $7
+                     RETURNING {KEY_COLUMNS}"
+                );
+                let query = binds::new_key(sqlx::query(&sql), &key).bind(i64::from(live_cap));
+                let inserted = query.fetch_optional(&mut *tx).await;
+                let inserted = inserted.map_err(rows::conflict("this API key"))?;
+                inserted.as_ref().map(rows::api_key).transpose()
+            })
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip_all, err)]

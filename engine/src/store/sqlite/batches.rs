@@ -127,9 +127,10 @@ impl BatchTx for SqliteConnection {
         for chunk in tasks.chunks(TASK_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                    status, created_at, callback_url, host, mode, groups) ",
+                                    status, created_at, callback_state, host, mode, groups) ",
             );
             let groups = rows::joined_names(&batch.groups);
+            let callback_state = rows::new_callback_state(batch);
             insert.push_values(chunk, |mut row, task| {
                 row.push_bind(task.id.as_str())
                     .push_bind(batch.id.as_str())
@@ -140,7 +141,7 @@ impl BatchTx for SqliteConnection {
                     .push_bind(batch.client_task_id.as_deref())
                     .push_bind("created")
                     .push_bind(to_millis(batch.created_at))
-                    .push_bind(batch.callback_url.as_deref())
+                    .push_bind(callback_state)
                     .push_bind(task.host.as_deref())
                     .push_bind(batch.mode.as_str())
                     .push_bind(groups.clone());

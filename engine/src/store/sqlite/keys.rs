@@ -14,16 +14,23 @@ use crate::users::{User, UserId};
 #[async_trait]
 impl KeyStore for SqliteStore {
     #[instrument(skip_all, fields(user = key.user_id.0, public_id = %key.public_id), err)]
-    async fn insert_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKeyInfo> {
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        live_cap: u32,
+    ) -> StoreResult<Option<ApiKeyInfo>> {
+        // One statement on the one writer connection: the count cannot change under it.
         let sql = format!(
             "INSERT INTO api_keys (user_id, public_id, label, key_hash, key_sealed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {}",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE user_id = ?1 AND revoked_at IS NULL) < ?7
+             RETURNING {}",
             KEY_COLUMNS.replace("k.", "")
         );
-        let inserted = binds::new_key(sqlx::query(&sql), key)
-            .fetch_one(&self.writer)
-            .await;
-        rows::api_key(&inserted.map_err(rows::conflict("this API key"))?)
+        let query = binds::new_key(sqlx::query(&sql), key).bind(i64::from(live_cap));
+        let inserted = query.fetch_optional(&self.writer).await;
+        let inserted = inserted.map_err(rows::conflict("this API key"))?;
+        inserted.as_ref().map(rows::api_key).transpose()
     }
 
     #[instrument(level = "debug", skip_all, err)]
