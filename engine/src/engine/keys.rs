@@ -75,7 +75,7 @@ impl Engine {
         };
         let Some(info) = self.inner.store.insert_api_key(&new_key, cap).await? else {
             return Err(EngineError::Invalid(format!(
-                "{} already holds {cap} live API keys, the most a user may; revoke one first",
+                "{} already holds {cap} live API keys (the most is {cap}); revoke one first",
                 owner.username
             )));
         };

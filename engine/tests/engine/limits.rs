@@ -20,21 +20,38 @@ async fn concurrent_key_creations_stop_exactly_at_the_cap(backend: Backend) {
     let attempts = (0..12).map(|n| {
         let engine = t.engine.clone();
         let actor = actor.clone();
-        async move { engine.create_key(&actor, user.id, &format!("key {n}")).await }
+        async move {
+            engine
+                .create_key(&actor, user.id, &format!("key {n}"))
+                .await
+        }
     });
     let results = futures::future::join_all(attempts).await;
     let created = results.iter().filter(|result| result.is_ok()).count();
     assert_eq!(created, 5, "{results:?}");
     let live = t.engine.list_keys(user.id).await.expect("keys");
     assert_eq!(live.len(), 5);
-    let refused = results.iter().find_map(|result| result.as_ref().err()).expect("refused");
-    assert!(refused.to_string().contains("already holds 5 live API keys"), "{refused}");
+    let refused = results
+        .iter()
+        .find_map(|result| result.as_ref().err())
+        .expect("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("already holds 5 live API keys"),
+        "{refused}"
+    );
 }
 
 async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend) {
     let t = test_engine(backend).await;
     let user = t
-        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[refusing_addr()])
+        .developer_with_fleet(
+            "dev",
+            "www.example.com",
+            Protocol::Varnish,
+            &[refusing_addr()],
+        )
         .await;
     let callback = format!("http://127.0.0.1:9/{}", "c".repeat(1900));
     let targets = (0..200)
@@ -53,7 +70,9 @@ async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend
         .expect("read")
         .expect("batch");
     assert_eq!(tasks.len(), 200);
-    assert!(tasks.iter().all(|task| task.callback_url.as_deref() == Some(callback.as_str())));
+    assert!(tasks
+        .iter()
+        .all(|task| task.callback_url.as_deref() == Some(callback.as_str())));
     // Where it is stored: once, in its batch; the tasks table has no copy of it at all.
     let copies = count(
         &t.database_url(),
@@ -62,9 +81,13 @@ async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend
     .await;
     assert_eq!(copies, 1);
     let task_columns = match backend {
-        Backend::Sqlite => "SELECT COUNT(*) FROM pragma_table_info('tasks') WHERE name = 'callback_url'",
-        Backend::Postgres => "SELECT COUNT(*) FROM information_schema.columns
-             WHERE table_name = 'tasks' AND column_name = 'callback_url'",
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM pragma_table_info('tasks') WHERE name = 'callback_url'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns
+             WHERE table_name = 'tasks' AND column_name = 'callback_url'"
+        }
     };
     assert_eq!(count(&t.database_url(), task_columns).await, 0);
 }
@@ -74,10 +97,16 @@ async fn count(url: &str, sql: &str) -> i64 {
     use sqlx::Connection;
     if url.starts_with("sqlite:") {
         let mut db = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
-        sqlx::query_scalar(sql).fetch_one(&mut db).await.expect("count")
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut db)
+            .await
+            .expect("count")
     } else {
         let mut db = sqlx::PgConnection::connect(url).await.expect("postgres");
-        sqlx::query_scalar(sql).fetch_one(&mut db).await.expect("count")
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut db)
+            .await
+            .expect("count")
     }
 }
 
