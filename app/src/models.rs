@@ -219,6 +219,26 @@ impl DomainGroups {
     }
 }
 
+/// The quota form's fields as typed (empty: the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuotaFields {
+    /// Exact URLs per day.
+    pub url: String,
+    /// Prefixes per day.
+    pub prefix: String,
+    /// Regexes per day.
+    pub regex: String,
+    /// Cache tags per day.
+    pub tag: String,
+    /// Everything-on-a-domain purges per day.
+    pub everything: String,
+    /// Prefetched URLs per day.
+    pub prefetch: String,
+    /// Targets per request.
+    pub batch: String,
+}
+
 /// A user's limits: per day and kind, and per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitsRow {
@@ -232,6 +252,8 @@ pub struct LimitsRow {
     pub tag: u32,
     /// Everything-on-a-domain purges per day.
     pub everything: u32,
+    /// Prefetched URLs per day.
+    pub prefetch: u32,
     /// Targets per request.
     pub batch: u32,
 }

@@ -25,6 +25,8 @@ pub struct EngineConfig {
     pub fanout: FanoutConfig,
     /// Callback delivery.
     pub callbacks: CallbackConfig,
+    /// Prefetches: how hard they may press on the origin.
+    pub prefetch: PrefetchConfig,
     /// Finished tasks are deleted this many days after they finish (0 keeps them forever).
     pub retention_days: u32,
     /// This instance's name in leases; host name and process id when unset.
@@ -44,10 +46,28 @@ impl Default for EngineConfig {
             quota: QuotaLimits::default(),
             fanout: FanoutConfig::default(),
             callbacks: CallbackConfig::default(),
+            prefetch: PrefetchConfig::default(),
             retention_days: 30,
             instance_name: None,
             session_hours: 12,
             max_keys_per_user: 20,
+        }
+    }
+}
+
+/// How prefetches are sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrefetchConfig {
+    /// Prefetch requests of one domain in flight at once, across every node: an edge that does
+    /// not hold the object asks the origin, so N edges must not ask it N-wide at once.
+    pub per_domain_in_flight: u32,
+}
+
+impl Default for PrefetchConfig {
+    fn default() -> Self {
+        Self {
+            per_domain_in_flight: 8,
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct QuotaUsage {
     /// Everything on a domain.
     #[serde(default)]
     pub everything: u32,
+    /// Prefetched URLs.
+    #[serde(default)]
+    pub prefetch: u32,
 }
 
 impl QuotaUsage {
@@ -31,6 +34,7 @@ impl QuotaUsage {
             TargetKind::Regex => self.regex,
             TargetKind::Tag => self.tag,
             TargetKind::Everything => self.everything,
+            TargetKind::Prefetch => self.prefetch,
         }
     }
 
@@ -42,6 +46,7 @@ impl QuotaUsage {
             TargetKind::Regex => &mut self.regex,
             TargetKind::Tag => &mut self.tag,
             TargetKind::Everything => &mut self.everything,
+            TargetKind::Prefetch => &mut self.prefetch,
         }
     }
 

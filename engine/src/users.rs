@@ -51,6 +51,8 @@ pub struct QuotaLimits {
     pub tag: u32,
     /// Everything-on-a-domain purges per day.
     pub everything: u32,
+    /// Prefetched URLs per day.
+    pub prefetch: u32,
     /// Targets per request.
     pub batch: u32,
 }
@@ -63,6 +65,7 @@ impl Default for QuotaLimits {
             regex: 500,
             tag: 1_000,
             everything: 10,
+            prefetch: 1_000,
             batch: 500,
         }
     }
@@ -77,6 +80,7 @@ impl QuotaLimits {
             TargetKind::Regex => self.regex,
             TargetKind::Tag => self.tag,
             TargetKind::Everything => self.everything,
+            TargetKind::Prefetch => self.prefetch,
         }
     }
 }
@@ -96,6 +100,9 @@ pub struct QuotaOverrides {
     /// Everything-on-a-domain purges per day.
     #[serde(default)]
     pub everything: Option<u32>,
+    /// Prefetched URLs per day.
+    #[serde(default)]
+    pub prefetch: Option<u32>,
     /// Targets per request.
     pub batch: Option<u32>,
 }
@@ -109,6 +116,7 @@ impl QuotaOverrides {
             regex: self.regex.or(current.regex),
             tag: self.tag.or(current.tag),
             everything: self.everything.or(current.everything),
+            prefetch: self.prefetch.or(current.prefetch),
             batch: self.batch.or(current.batch),
         }
     }
@@ -121,6 +129,7 @@ impl QuotaOverrides {
             regex: self.regex.unwrap_or(defaults.regex),
             tag: self.tag.unwrap_or(defaults.tag),
             everything: self.everything.unwrap_or(defaults.everything),
+            prefetch: self.prefetch.unwrap_or(defaults.prefetch),
             batch: self.batch.unwrap_or(defaults.batch),
         }
     }

@@ -182,6 +182,9 @@ pub enum QuotaCommand {
         /// Everything-on-a-domain purges per day.
         #[arg(long)]
         everything: Option<u32>,
+        /// Prefetched URLs per day.
+        #[arg(long)]
+        prefetch: Option<u32>,
         /// Targets per request.
         #[arg(long)]
         batch: Option<u32>,
@@ -349,6 +352,7 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
             regex,
             tag,
             everything,
+            prefetch,
             batch,
         }) => {
             let owner = find_user(engine, &user).await?;
@@ -358,6 +362,7 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
                 regex,
                 tag,
                 everything,
+                prefetch,
                 batch,
             };
             let quota = changes.or(owner.quota);
@@ -365,13 +370,14 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
             let limits = updated.quota.resolve(&engine.config().quota);
             out.print(
                 &format!(
-                    "{}: url {}, prefix {}, regex {}, tag {}, everything {} per day; {} per request",
+                    "{}: url {}, prefix {}, regex {}, tag {}, everything {}, prefetch {} per day; {} per request",
                     updated.username,
                     limits.url,
                     limits.prefix,
                     limits.regex,
                     limits.tag,
                     limits.everything,
+                    limits.prefetch,
                     limits.batch
                 ),
                 json!({ "user": updated.username, "limits": limits }),

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::{AuditRow, DomainRow, GroupRow, UserRow};
+use crate::models::{AuditRow, DomainRow, GroupRow, QuotaFields, UserRow};
 
 /// A user by name, or [`AppError::NotFound`].
 #[cfg(feature = "ssr")]
@@ -51,6 +51,7 @@ pub async fn admin_users() -> Result<Vec<UserRow>, AppError> {
                 regex: limits.regex,
                 tag: limits.tag,
                 everything: limits.everything,
+                prefetch: limits.prefetch,
                 batch: limits.batch,
             },
             usage,
@@ -132,15 +133,16 @@ pub async fn admin_update_user(
 
 /// Sets a user's limits (empty fields keep the default).
 #[server]
-pub async fn admin_set_quota(
-    username: String,
-    url: String,
-    prefix: String,
-    regex: String,
-    tag: String,
-    everything: String,
-    batch: String,
-) -> Result<(), AppError> {
+pub async fn admin_set_quota(username: String, limits: QuotaFields) -> Result<(), AppError> {
+    let QuotaFields {
+        url,
+        prefix,
+        regex,
+        tag,
+        everything,
+        prefetch,
+        batch,
+    } = limits;
     let engine = super::context::engine()?;
     let admin = super::context::admin().await?;
     let user = find_user(&engine, &username).await?;
@@ -159,6 +161,7 @@ pub async fn admin_set_quota(
         regex: number(&regex, "regex")?,
         tag: number(&tag, "tag")?,
         everything: number(&everything, "everything")?,
+        prefetch: number(&prefetch, "prefetch")?,
         batch: number(&batch, "per request")?,
     };
     engine

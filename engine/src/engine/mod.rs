@@ -201,6 +201,7 @@ impl Engine {
                 fanout.idle_connections_per_node.max(1),
             ),
             config: fanout.clone(),
+            prefetch_per_domain: self.inner.config.prefetch.per_domain_in_flight.max(1),
             owner: self.inner.owner.clone(),
             wake: Arc::clone(&self.inner.wake),
             events: self.inner.events.clone(),

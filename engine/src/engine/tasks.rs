@@ -43,6 +43,46 @@ impl Engine {
         Ok(Some(self.inner.store.tasks_of_batch(&id).await?))
     }
 
+    /// The tasks of a batch as soon as every one of them is final, or as they stand once `wait`
+    /// has passed (a long poll). While it waits it reads nothing: it follows the progress events
+    /// (this instance's and, relayed, the others'), and reads the batch again when the last task
+    /// ended (or when it fell behind the events).
+    pub async fn batch_tasks_when_final(
+        &self,
+        id: &str,
+        viewer: Option<UserId>,
+        wait: std::time::Duration,
+    ) -> Result<Option<Vec<TaskRecord>>, EngineError> {
+        use tokio::sync::broadcast::error::RecvError;
+
+        // Subscribed before the read, so that no task can end unseen in between.
+        let mut events = self.subscribe();
+        let Some(tasks) = self.batch_tasks(id, viewer).await? else {
+            return Ok(None);
+        };
+        let mut open = unfinished(&tasks);
+        if open.is_empty() || wait.is_zero() {
+            return Ok(Some(tasks));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while !open.is_empty() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_elapsed) => break,
+                Ok(Ok(event)) => {
+                    if event.status.is_final() {
+                        open.remove(&event.task_id);
+                    }
+                }
+                Ok(Err(RecvError::Lagged(_))) => {
+                    let tasks = self.batch_tasks(id, viewer).await?.unwrap_or_default();
+                    open = unfinished(&tasks);
+                }
+                Ok(Err(RecvError::Closed)) => break,
+            }
+        }
+        self.batch_tasks(id, viewer).await
+    }
+
     /// The newest exact-URL task of `user` for exactly this URL (seed 000's `/api/q`).
     pub async fn latest_url_task(
         &self,
@@ -99,4 +139,13 @@ impl Engine {
         let (created, running) = self.inner.store.pending_counts().await?;
         Ok(QueueDepth { created, running })
     }
+}
+
+/// The ids of the tasks that have not ended.
+fn unfinished(tasks: &[TaskRecord]) -> std::collections::HashSet<TaskId> {
+    tasks
+        .iter()
+        .filter(|task| !task.status.is_final())
+        .map(|task| task.id.clone())
+        .collect()
 }

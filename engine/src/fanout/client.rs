@@ -63,10 +63,25 @@ impl EdgeClient {
             .send()
             .await;
         match sent {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
-                // Read the (small) body so the connection goes back to the pool.
-                let _ = response.bytes().await;
+                // Read the body so the connection goes back to the pool, chunk by chunk: a
+                // prefetch reads a whole object (that is what makes the edge keep it), which is
+                // not held in memory.
+                let mut read = Ok(());
+                loop {
+                    match response.chunk().await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(error) => {
+                            read = Err(error);
+                            break;
+                        }
+                    }
+                }
+                if let (Err(error), true) = (read, request.method == Method::GET) {
+                    return classify_error(&error);
+                }
                 match classify_status(&node.protocol, request.method.as_str(), status) {
                     StatusVerdict::Success => NodeOutcome::Confirmed,
                     StatusVerdict::Retry(reason) => failed(reason, true, format!("HTTP {status}")),

@@ -11,6 +11,9 @@ pub const BAN_HEADER: &str = "X-Ban-Regex";
 /// The header Varnish's VCL reads the cache tag to purge from (the xkey vmod's convention).
 pub const TAG_HEADER: &str = "xkey-purge";
 
+/// The method of a prefetch: the request a visitor makes.
+pub const PREFETCH_METHOD: &str = "GET";
+
 /// The header that asks Varnish's VCL to invalidate (soft purge) instead of delete.
 pub const MODE_HEADER: &str = "X-Purge-Mode";
 
@@ -65,6 +68,8 @@ pub fn build_request(target: &Target, mode: PurgeMode, protocol: &Protocol) -> O
         headers: vec![(BAN_HEADER.to_owned(), pattern)],
     };
     match (protocol, target) {
+        // A prefetch is what a visitor sends, whatever the edge: GET through it.
+        (_, Target::Prefetch(url)) => Some(plain(PREFETCH_METHOD, url.path_and_query().to_owned())),
         (Protocol::Custom(template), target) => {
             template::custom_request(template, target, mode, &host)
         }
@@ -111,12 +116,21 @@ pub enum StatusVerdict {
     Fail(FailureReason),
 }
 
-/// Classifies a node's answer to a `method` request by the protocol's success codes.
+/// Classifies a node's answer to a `method` request by the protocol's success codes (a prefetch's
+/// `GET` by 2xx only).
 ///
 /// A 404 to a purge means the node holds nothing to purge (many Varnish configurations answer
 /// `404 Not in cache`, as ngx_cache_purge, Squid and ATS do): success. A 404 to a `BAN` is not:
 /// a ban is never "not cached", so it says the edge does not know the method or the route.
 pub fn classify_status(protocol: &Protocol, method: &str, status: u16) -> StatusVerdict {
+    if method == PREFETCH_METHOD {
+        // A prefetch fetched the object only when the edge served it.
+        return match status {
+            200..=299 => StatusVerdict::Success,
+            500.. | 429 => StatusVerdict::Retry(FailureReason::status(status)),
+            _ => StatusVerdict::Fail(FailureReason::status(status)),
+        };
+    }
     let not_cached_is_success = match protocol {
         Protocol::Varnish => method != "BAN",
         Protocol::Nginx { .. } | Protocol::Squid | Protocol::Ats => true,
@@ -316,5 +330,33 @@ mod tests {
         assert_eq!(delete(&tag, &Protocol::Squid), None);
         let url = target(TargetKind::Url, "http://www.a.com/x");
         assert_eq!(build_request(&url, PurgeMode::Invalidate, &wildcard), None);
+    }
+
+    #[test]
+    fn a_prefetch_is_a_get_through_any_edge_and_only_2xx_is_success() {
+        let url = Target::parse(TargetKind::Prefetch, "http://www.a.com/app.js?v=3").unwrap();
+        for protocol in [Protocol::Varnish, Protocol::Squid, Protocol::Ats] {
+            let request = delete(&url, &protocol).unwrap();
+            assert_eq!(
+                (
+                    request.method.as_str(),
+                    request.path.as_str(),
+                    request.host.as_str()
+                ),
+                ("GET", "/app.js?v=3", "www.a.com")
+            );
+        }
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "GET", 200),
+            StatusVerdict::Success
+        );
+        assert_eq!(
+            classify_status(&Protocol::Varnish, "GET", 404),
+            StatusVerdict::Fail(FailureReason::status(404))
+        );
+        assert_eq!(
+            classify_status(&Protocol::Ats, "GET", 503),
+            StatusVerdict::Retry(FailureReason::status(503))
+        );
     }
 }

@@ -26,6 +26,7 @@ use super::{FanoutConfig, ProgressEvent};
 use crate::fleet::NodeTarget;
 use crate::ids::TaskId;
 use crate::store::{ClaimedTask, Store, StoreError, TaskProgress};
+use crate::target::TargetKind;
 use crate::users::UserId;
 
 /// Everything the scheduler needs, shared with the engine.
@@ -37,6 +38,8 @@ pub(crate) struct Scheduler {
     pub client: EdgeClient,
     /// Tuning.
     pub config: FanoutConfig,
+    /// Prefetch requests of one domain in flight at most, across nodes.
+    pub prefetch_per_domain: u32,
     /// This instance's lease owner name.
     pub owner: String,
     /// Notified when new work was accepted.
@@ -58,6 +61,8 @@ struct Completion {
     key: u64,
     index: u32,
     slot: u32,
+    /// The domain of a prefetch (counted in `State::prefetching`).
+    prefetch_domain: Option<i64>,
     outcome: NodeOutcome,
 }
 
@@ -75,6 +80,8 @@ struct State {
     slots: NodeSlots,
     /// Each run's nodes as slots of `slots`.
     run_slots: HashMap<u64, Arc<[u32]>>,
+    /// Prefetch requests in flight per domain.
+    prefetching: HashMap<i64, u32>,
     dirty: HashSet<u64>,
     want_claim: bool,
     flush_not_before: Option<Instant>,
@@ -224,13 +231,26 @@ impl Scheduler {
                         queue.remove(position);
                         continue;
                     };
+                    let prefetch_domain =
+                        (run.task.kind == TargetKind::Prefetch).then_some(run.task.domain_id);
+                    if let Some(domain) = prefetch_domain {
+                        let busy = st.prefetching.get(&domain).copied().unwrap_or(0);
+                        if busy >= self.prefetch_per_domain {
+                            // The origin has enough of this domain's prefetches; another run.
+                            position += 1;
+                            continue;
+                        }
+                    }
                     let slots = &st.slots;
                     let next = run.next_node(|index| slots.is_busy(run_slots[index as usize]));
                     if let Some(index) = next {
                         let slot = run_slots[index as usize];
-                        requests.push(self.request(key, run, index, slot));
+                        requests.push(self.request(key, run, index, slot, prefetch_domain));
                         st.slots.sent(slot);
                         st.in_flight += 1;
+                        if let Some(domain) = prefetch_domain {
+                            *st.prefetching.entry(domain).or_default() += 1;
+                        }
                         sent = true;
                     }
                     if !run.has_pending() {
@@ -259,6 +279,7 @@ impl Scheduler {
         run: &Run,
         index: u32,
         slot: u32,
+        prefetch_domain: Option<i64>,
     ) -> BoxFuture<'static, Completion> {
         let client = self.client.clone();
         let nodes = Arc::clone(&run.nodes);
@@ -279,6 +300,7 @@ impl Scheduler {
                 key,
                 index,
                 slot,
+                prefetch_domain,
                 outcome,
             }
         };
@@ -294,6 +316,14 @@ impl Scheduler {
     ) {
         st.in_flight = st.in_flight.saturating_sub(1);
         st.slots.answered(done.slot);
+        if let Some(domain) = done.prefetch_domain {
+            if let Some(count) = st.prefetching.get_mut(&domain) {
+                *count -= 1;
+                if *count == 0 {
+                    st.prefetching.remove(&domain);
+                }
+            }
+        }
         let Some(run) = st.runs.get_mut(&done.key) else {
             forget_slots_when_idle(st);
             return;

@@ -34,16 +34,19 @@ pub enum TargetKind {
     Tag,
     /// Every object of a host.
     Everything,
+    /// One exact URL fetched through every edge, so that the first visitor gets a HIT.
+    Prefetch,
 }
 
 impl TargetKind {
     /// All kinds, in display order.
-    pub const ALL: [TargetKind; 5] = [
+    pub const ALL: [TargetKind; 6] = [
         TargetKind::Url,
         TargetKind::Prefix,
         TargetKind::Regex,
         TargetKind::Tag,
         TargetKind::Everything,
+        TargetKind::Prefetch,
     ];
 
     /// The kinds written as URLs (the host is part of the target), which the seed APIs know.
@@ -57,7 +60,13 @@ impl TargetKind {
             TargetKind::Regex => "regex",
             TargetKind::Tag => "tag",
             TargetKind::Everything => "everything",
+            TargetKind::Prefetch => "prefetch",
         }
+    }
+
+    /// Whether tasks of this kind purge (all but prefetches, which fetch).
+    pub fn is_purge(self) -> bool {
+        self != TargetKind::Prefetch
     }
 
     /// Whether targets of this kind name their host apart (tags, everything) instead of in a URL.
@@ -128,6 +137,8 @@ pub enum Target {
     Tag(CacheTag),
     /// Every object of a host.
     Everything(WholeHost),
+    /// An exact URL to fetch through the edges.
+    Prefetch(PurgeUrl),
 }
 
 impl Target {
@@ -142,6 +153,7 @@ impl Target {
     pub fn parse_on(kind: TargetKind, text: &str, host: Option<&str>) -> Result<Self, TargetError> {
         Ok(match kind {
             TargetKind::Url => Target::Url(PurgeUrl::parse(text)?),
+            TargetKind::Prefetch => Target::Prefetch(PurgeUrl::parse(text)?),
             TargetKind::Prefix => Target::Prefix(UrlPrefix::parse(text)?),
             TargetKind::Regex => Target::Regex(UrlRegex::parse(text)?),
             TargetKind::Tag => Target::Tag(CacheTag::parse(
@@ -165,13 +177,14 @@ impl Target {
             Target::Regex(_) => TargetKind::Regex,
             Target::Tag(_) => TargetKind::Tag,
             Target::Everything(_) => TargetKind::Everything,
+            Target::Prefetch(_) => TargetKind::Prefetch,
         }
     }
 
     /// The target as the client wrote it (trimmed).
     pub fn as_str(&self) -> &str {
         match self {
-            Target::Url(url) => url.as_str(),
+            Target::Url(url) | Target::Prefetch(url) => url.as_str(),
             Target::Prefix(prefix) => prefix.as_str(),
             Target::Regex(regex) => regex.as_str(),
             Target::Tag(tag) => tag.as_str(),
@@ -182,7 +195,7 @@ impl Target {
     /// The host whose cache the target purges (lowercase).
     pub fn host(&self) -> &str {
         match self {
-            Target::Url(url) => url.host(),
+            Target::Url(url) | Target::Prefetch(url) => url.host(),
             Target::Prefix(prefix) => prefix.host(),
             Target::Regex(regex) => regex.host(),
             Target::Tag(tag) => tag.host(),

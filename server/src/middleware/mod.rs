@@ -2,6 +2,7 @@
 //! request limits and the statuses of server function errors.
 
 pub mod client_ip;
+mod deadline;
 mod limits;
 mod server_fns;
 
@@ -150,9 +151,9 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
         ))
         // Headers to the start of the answer, reading the body included; a slow client cannot
         // hold a worker longer. (The header read has its own deadline, in `serve`.)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             request_timeout,
+            deadline::request_deadline,
         ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

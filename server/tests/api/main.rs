@@ -23,3 +23,4 @@ mod seed000;
 mod seed004;
 mod sign_in;
 mod v1;
+mod warming;

@@ -72,6 +72,8 @@ async fn the_openapi_document_lists_every_route_and_every_route_answers() {
         ("POST", "/api/v1/purges"),
         ("GET", "/api/v1/purges/{id}"),
         ("GET", "/api/v1/quota"),
+        ("POST", "/api/v1/prefetches"),
+        ("GET", "/api/v1/prefetches/{id}"),
         ("GET", "/api/v1/tasks"),
         ("GET", "/api/v1/tasks/{id}"),
         ("POST", "/api/v1/tasks/{id}/retry"),

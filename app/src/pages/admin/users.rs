@@ -57,7 +57,7 @@ fn Users() -> impl IntoView {
                     Ok(users) => view! {
                         <section class="card">
                             <table class="table" data-testid="user-table">
-                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Quota per day (url / prefix / regex / tag / everything) and per request"</th><th>"Last 30 days"</th></tr></thead>
+                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Quota per day (url / prefix / regex / tag / everything / prefetch) and per request"</th><th>"Last 30 days"</th></tr></thead>
                                 <tbody>
                                     {users.into_iter().map(|user| {
                                         let name = user.username.clone();
@@ -94,12 +94,13 @@ fn Users() -> impl IntoView {
                                                 <td>
                                                     <ActionForm action=quota attr:class="quota">
                                                         <input type="hidden" name="username" value=n4/>
-                                                        <input name="url" value=limits.url.to_string() size="6" aria-label="URLs per day" data-testid="quota-url"/>
-                                                        <input name="prefix" value=limits.prefix.to_string() size="4" aria-label="Prefixes per day"/>
-                                                        <input name="regex" value=limits.regex.to_string() size="4" aria-label="Regexes per day"/>
-                                                        <input name="tag" value=limits.tag.to_string() size="4" aria-label="Tags per day" data-testid="quota-tag"/>
-                                                        <input name="everything" value=limits.everything.to_string() size="3" aria-label="Everything purges per day"/>
-                                                        <input name="batch" value=limits.batch.to_string() size="4" aria-label="Targets per request"/>
+                                                        <input name="limits[url]" value=limits.url.to_string() size="6" aria-label="URLs per day" data-testid="quota-url"/>
+                                                        <input name="limits[prefix]" value=limits.prefix.to_string() size="4" aria-label="Prefixes per day"/>
+                                                        <input name="limits[regex]" value=limits.regex.to_string() size="4" aria-label="Regexes per day"/>
+                                                        <input name="limits[tag]" value=limits.tag.to_string() size="4" aria-label="Tags per day" data-testid="quota-tag"/>
+                                                        <input name="limits[everything]" value=limits.everything.to_string() size="3" aria-label="Everything purges per day"/>
+                                                        <input name="limits[prefetch]" value=limits.prefetch.to_string() size="4" aria-label="Prefetches per day"/>
+                                                        <input name="limits[batch]" value=limits.batch.to_string() size="4" aria-label="Targets per request"/>
                                                         <button type="submit" class="button secondary" data-testid="save-quota">"Save"</button>
                                                     </ActionForm>
                                                 </td>

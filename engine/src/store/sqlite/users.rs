@@ -70,7 +70,8 @@ impl UserStore for SqliteStore {
                 quota_regex = CASE WHEN ?6 THEN ?9 ELSE quota_regex END,
                 quota_batch = CASE WHEN ?6 THEN ?10 ELSE quota_batch END,
                 quota_tag = CASE WHEN ?6 THEN ?12 ELSE quota_tag END,
-                quota_everything = CASE WHEN ?6 THEN ?13 ELSE quota_everything END
+                quota_everything = CASE WHEN ?6 THEN ?13 ELSE quota_everything END,
+                quota_prefetch = CASE WHEN ?6 THEN ?14 ELSE quota_prefetch END
              WHERE id = ?11",
         );
         let result = binds::user_update(query, id, update)

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod prefetches;
 pub mod purges;
 pub mod tasks;
 pub mod views;
@@ -22,7 +23,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Purger API", description = "Purge exact URLs, prefixes and URL regexes on every edge that serves your domains."),
     modifiers(&BearerAuth),
-    tags((name = "purges"), (name = "tasks"), (name = "admin", description = "Admin users' keys only"))
+    tags((name = "purges"), (name = "prefetches"), (name = "tasks"), (name = "admin", description = "Admin users' keys only"))
 )]
 struct ApiDoc;
 
@@ -44,6 +45,8 @@ pub fn routes() -> (Router<AppState>, OpenApiDoc) {
         .routes(routes!(purges::submit))
         .routes(routes!(purges::batch))
         .routes(routes!(purges::quota))
+        .routes(routes!(prefetches::submit))
+        .routes(routes!(prefetches::batch))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::detail))
         .routes(routes!(tasks::retry));

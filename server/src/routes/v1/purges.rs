@@ -1,6 +1,8 @@
 //! `POST /api/v1/purges`, `GET /api/v1/purges/{id}` and `GET /api/v1/quota`.
 
-use axum::extract::{Path, State};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::Json;
@@ -9,6 +11,8 @@ use engine::target::{TargetKind, WholeHost};
 use engine::time::Zone;
 use engine::users::User;
 use engine::EngineError;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::{Caller, JsonBody};
 use super::error::{ErrorBody, V1Error};
@@ -18,7 +22,11 @@ use super::views::{
 use crate::state::AppState;
 
 /// The zone to show windows in: `X-Time-Zone`, else the user's own.
-fn caller_zone(headers: &HeaderMap, user: &User, service: &Zone) -> Result<Zone, V1Error> {
+pub(super) fn caller_zone(
+    headers: &HeaderMap,
+    user: &User,
+    service: &Zone,
+) -> Result<Zone, V1Error> {
     match headers.get("x-time-zone").and_then(|v| v.to_str().ok()) {
         Some(text) => Zone::parse(text).map_err(|e| V1Error::invalid(e.to_string())),
         None => Ok(Zone::parse(&user.time_zone).unwrap_or_else(|_| service.clone())),
@@ -38,6 +46,7 @@ fn quota_view(quota: &QuotaSnapshot, zone: &Zone) -> QuotaView {
         regex: kind(TargetKind::Regex),
         tag: kind(TargetKind::Tag),
         everything: kind(TargetKind::Everything),
+        prefetch: kind(TargetKind::Prefetch),
         per_request: quota.limits.batch,
         window_start: zone.local(quota.day.start),
         window_end: zone.local(quota.day.end - chrono::Duration::seconds(1)),
@@ -93,6 +102,18 @@ pub async fn submit(
         mode: request.mode.map(Into::into).unwrap_or_default(),
         groups: request.groups,
     };
+    submit_as(&state, &caller, &zone, submission)
+        .await
+        .map(Json)
+}
+
+/// Submits `submission` for `caller` and words the outcome (purges and prefetches alike).
+pub(super) async fn submit_as(
+    state: &AppState,
+    caller: &Caller,
+    zone: &Zone,
+    submission: Submission,
+) -> Result<PurgeResponse, V1Error> {
     let outcome = state
         .engine
         .submit(&caller.user, submission)
@@ -113,36 +134,80 @@ pub async fn submit(
             other => V1Error::invalid(other.to_string()),
         })?;
     let (accepted, refused) = verdict_views(&outcome.verdicts);
-    Ok(Json(PurgeResponse {
+    Ok(PurgeResponse {
         batch_id: outcome.batch_id.as_ref().map(ToString::to_string),
         replayed: outcome.replayed,
         accepted,
         refused,
-        quota: quota_view(&outcome.quota, &zone),
-    }))
+        quota: quota_view(&outcome.quota, zone),
+    })
 }
 
-/// A batch and its tasks.
+/// How long a batch read may wait for the batch to end.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+pub struct WaitQuery {
+    /// Seconds (at most 60) to wait until every task of the batch is final; the answer comes as
+    /// soon as they are, or after the wait with the state then. Absent or 0: at once.
+    #[param(value_type = Option<u64>, maximum = 60)]
+    pub wait: Option<String>,
+}
+
+/// The longest long poll, in seconds.
+pub const MAX_WAIT_SECS: u64 = 60;
+
+impl WaitQuery {
+    fn duration(&self) -> Result<Duration, V1Error> {
+        let Some(text) = self
+            .wait
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(Duration::ZERO);
+        };
+        match text.parse::<u64>() {
+            Ok(secs) if secs <= MAX_WAIT_SECS => Ok(Duration::from_secs(secs)),
+            _ => Err(V1Error::invalid(format!(
+                "wait must be a whole number of seconds from 0 to {MAX_WAIT_SECS}"
+            ))),
+        }
+    }
+}
+
+/// A batch and its tasks; with `wait`, once every task is final (or the wait is over).
 #[utoipa::path(
     get, path = "/api/v1/purges/{id}", tag = "purges",
-    params(("id" = String, Path, description = "Batch id")),
-    responses((status = 200, body = BatchView), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "Batch id"), WaitQuery),
+    responses((status = 200, body = BatchView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(wait): Query<WaitQuery>,
 ) -> Result<Json<BatchView>, V1Error> {
+    batch_view(&state, &caller, id, &wait).await.map(Json)
+}
+
+/// The view of batch `id` for `caller`, after the wait the query asks for.
+pub(super) async fn batch_view(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    wait: &WaitQuery,
+) -> Result<BatchView, V1Error> {
+    let wait = wait.duration()?;
     let tasks = state
         .engine
-        .batch_tasks(&id, caller.user.task_scope())
+        .batch_tasks_when_final(&id, caller.user.task_scope(), wait)
         .await?
         .ok_or_else(|| V1Error::not_found(format!("batch {id}")))?;
-    Ok(Json(BatchView {
+    Ok(BatchView {
         id,
         tasks: tasks.iter().map(TaskView::from).collect(),
-    }))
+    })
 }
 
 /// Today's quota per kind, with the day's window in the caller's zone (`X-Time-Zone`).

@@ -40,6 +40,23 @@ pub struct PurgeRequest {
     pub idempotency_key: Option<String>,
 }
 
+/// A prefetch: URLs fetched through every edge of their domains (or of `groups`), so that the
+/// first visitor gets a HIT.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrefetchRequest {
+    /// Exact URLs.
+    pub urls: Vec<String>,
+    /// Names of edge groups of the URLs' domains: only their nodes fetch (all groups when
+    /// absent). An unknown group refuses the request (`unknown_group`).
+    pub groups: Vec<String>,
+    /// Where each task's result is posted when it ends (at most 2000 characters).
+    #[schema(max_length = 2000)]
+    pub callback_url: Option<String>,
+    /// Sending the same key again returns the earlier batch instead of prefetching twice.
+    pub idempotency_key: Option<String>,
+}
+
 /// `delete` or `invalidate`.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -62,7 +79,7 @@ impl From<PurgeModeName> for PurgeMode {
 /// A target that became a task.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedTarget {
-    /// `url`, `prefix`, `regex`, `tag` or `everything`.
+    /// `url`, `prefix`, `regex`, `tag`, `everything` or `prefetch`.
     pub kind: String,
     /// The target.
     pub target: String,
@@ -73,7 +90,7 @@ pub struct AcceptedTarget {
 /// A target that was refused.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefusedTarget {
-    /// `url`, `prefix`, `regex`, `tag` or `everything`.
+    /// `url`, `prefix`, `regex`, `tag`, `everything` or `prefetch`.
     pub kind: String,
     /// The target.
     pub target: String,
@@ -107,6 +124,8 @@ pub struct QuotaView {
     pub tag: KindQuota,
     /// Everything on a domain.
     pub everything: KindQuota,
+    /// Prefetched URLs.
+    pub prefetch: KindQuota,
     /// Targets per request.
     pub per_request: u32,
     /// First instant of the quota day.
@@ -139,7 +158,7 @@ pub struct TaskView {
     pub id: String,
     /// Its batch.
     pub batch_id: String,
-    /// `url`, `prefix`, `regex`, `tag` or `everything`.
+    /// `url`, `prefix`, `regex`, `tag`, `everything` or `prefetch`.
     pub kind: String,
     /// The target: a URL, prefix or regex, a tag's name, or `*` for everything.
     pub target: String,

@@ -1,8 +1,8 @@
--- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups; the
--- callback URL once per batch.
+-- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups,
+-- prefetches; the callback URL once per batch.
 ALTER TABLE tasks DROP CONSTRAINT tasks_kind_check;
 ALTER TABLE tasks ADD CONSTRAINT tasks_kind_check
-    CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything'));
+    CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything', 'prefetch'));
 
 -- The host of a tag or everything task (URL kinds carry theirs in the target).
 ALTER TABLE tasks ADD COLUMN host TEXT;
@@ -16,6 +16,7 @@ ALTER TABLE tasks ADD COLUMN groups TEXT;
 -- Daily limits of the new kinds; NULL means the default.
 ALTER TABLE users ADD COLUMN quota_tag BIGINT;
 ALTER TABLE users ADD COLUMN quota_everything BIGINT;
+ALTER TABLE users ADD COLUMN quota_prefetch BIGINT;
 
 -- The callback URL is stored once, with the batch (it was copied into every task). A task whose
 -- batch has one is `waiting` for its end instead of NULL; the end makes it `pending`.

@@ -1,12 +1,12 @@
--- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups; the
--- callback URL once per batch.
+-- Cache tags and everything on a domain, delete or invalidate, a choice of edge groups,
+-- prefetches; the callback URL once per batch.
 --
 -- `tasks.kind` is checked against its names: SQLite cannot change a CHECK constraint, so the
 -- column is replaced (renamed, a new one added with the wider check, copied, the old one
 -- dropped). Nothing indexes it, and the copy keeps every row as it was.
 ALTER TABLE tasks RENAME COLUMN kind TO kind_before_tags;
 ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'url'
-    CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything'));
+    CHECK (kind IN ('url', 'prefix', 'regex', 'tag', 'everything', 'prefetch'));
 UPDATE tasks SET kind = kind_before_tags;
 ALTER TABLE tasks DROP COLUMN kind_before_tags;
 
@@ -22,6 +22,7 @@ ALTER TABLE tasks ADD COLUMN groups TEXT;
 -- Daily limits of the new kinds; NULL means the default.
 ALTER TABLE users ADD COLUMN quota_tag INTEGER;
 ALTER TABLE users ADD COLUMN quota_everything INTEGER;
+ALTER TABLE users ADD COLUMN quota_prefetch INTEGER;
 
 -- The callback URL is stored once, with the batch (it was copied into every task). A task whose
 -- batch has one is `waiting` for its end instead of NULL; the end makes it `pending`.
