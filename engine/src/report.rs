@@ -46,6 +46,8 @@ pub struct TaskReport {
     pub failed_status: BTreeMap<String, Vec<String>>,
     /// Each failure with its node address.
     pub failures: Vec<(String, NodeFailure)>,
+    /// Confirmed nodes whose purge could not be verified (their answer had no `Age`).
+    pub unverified_ips: Vec<String>,
 }
 
 impl TaskReport {
@@ -92,12 +94,19 @@ impl TaskReport {
         } else {
             success_ips
         };
+        let unverified_ips = task
+            .unverified
+            .iter()
+            .filter_map(|index| nodes.get(*index as usize))
+            .map(NodeTarget::display_ip)
+            .collect();
         Self {
             task,
             success_ips,
             failed_ips,
             failed_status,
             failures: detailed,
+            unverified_ips,
         }
     }
 }
@@ -125,6 +134,10 @@ mod tests {
             host: None,
             mode: Default::default(),
             groups: Vec::new(),
+            verify: false,
+            prefetch_after: false,
+            unverified: Vec::new(),
+            prefetched: 0,
             client_task_id: None,
             status,
             node_set_id: Some(1),

@@ -72,6 +72,14 @@ pub struct TaskRecord {
     pub mode: PurgeMode,
     /// The edge groups it goes to; empty for every group of its domain.
     pub groups: Vec<String>,
+    /// After a node confirms the purge, fetch the URL through it and check its `Age`.
+    pub verify: bool,
+    /// After a node confirms the purge, fetch the URL through it so that it holds it again.
+    pub prefetch_after: bool,
+    /// Nodes (by index) that confirmed but whose answer had no `Age` to verify.
+    pub unverified: Vec<u32>,
+    /// Nodes that fetched the URL again after the purge.
+    pub prefetched: u32,
     /// The seed-000 client's task id, if it sent one.
     pub client_task_id: Option<String>,
     /// Current status.
@@ -95,6 +103,11 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// Whether a node that confirmed the purge is then asked for the URL (to verify or warm).
+    pub fn follows_up(&self) -> bool {
+        self.kind == TargetKind::Url && (self.verify || self.prefetch_after)
+    }
+
     /// The target, parsed again (for its host and the requests edges get).
     pub fn parsed_target(&self) -> Result<Target, TargetError> {
         Target::parse_on(self.kind, &self.target, self.host.as_deref())
@@ -130,6 +143,11 @@ impl FailureReason {
     /// Any other transport failure (reset, DNS, TLS, broken response).
     pub fn connect_error() -> Self {
         Self("connect_error".into())
+    }
+    /// The node confirmed the purge but still served the old object (its `Age` is older than
+    /// the purge).
+    pub fn stale() -> Self {
+        Self("stale".into())
     }
     /// The node's protocol cannot express the target.
     pub fn unsupported() -> Self {

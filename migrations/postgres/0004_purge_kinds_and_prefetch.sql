@@ -13,6 +13,14 @@ ALTER TABLE tasks ADD COLUMN mode TEXT NOT NULL DEFAULT 'delete'
 -- domain.
 ALTER TABLE tasks ADD COLUMN groups TEXT;
 
+-- After a node confirms a URL's purge: fetch the URL through it to check its `Age` (verify)
+-- and/or to warm it (prefetch_after); the nodes whose answer had no `Age` (indices joined with
+-- commas), and how many fetched the URL again.
+ALTER TABLE tasks ADD COLUMN verify BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tasks ADD COLUMN prefetch_after BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tasks ADD COLUMN unverified TEXT;
+ALTER TABLE tasks ADD COLUMN prefetched BIGINT NOT NULL DEFAULT 0;
+
 -- Daily limits of the new kinds; NULL means the default.
 ALTER TABLE users ADD COLUMN quota_tag BIGINT;
 ALTER TABLE users ADD COLUMN quota_everything BIGINT;

@@ -117,6 +117,8 @@ pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
         domain: non_empty(&domain),
         mode,
         groups: groups.split(',').filter_map(non_empty).collect(),
+        verify: false,
+        prefetch_after: false,
     };
     let outcome = engine
         .submit(&user, submission)

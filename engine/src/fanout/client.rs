@@ -15,6 +15,12 @@ use crate::tasks::FailureReason;
 pub enum NodeOutcome {
     /// The node confirmed.
     Confirmed,
+    /// The node served the object to a `GET` (a prefetch or the fetch after a purge), with
+    /// its `Age` header in seconds when it sent one.
+    Fetched {
+        /// `Age`, when present and a number.
+        age: Option<u64>,
+    },
     /// The node failed; `retryable` says whether asking again may help.
     Failed {
         /// The `failed_status` key.
@@ -65,6 +71,11 @@ impl EdgeClient {
         match sent {
             Ok(mut response) => {
                 let status = response.status().as_u16();
+                let age = response
+                    .headers()
+                    .get(reqwest::header::AGE)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok());
                 // Read the body so the connection goes back to the pool, chunk by chunk: a
                 // prefetch reads a whole object (that is what makes the edge keep it), which is
                 // not held in memory.
@@ -83,6 +94,9 @@ impl EdgeClient {
                     return classify_error(&error);
                 }
                 match classify_status(&node.protocol, request.method.as_str(), status) {
+                    StatusVerdict::Success if request.method == Method::GET => {
+                        NodeOutcome::Fetched { age }
+                    }
                     StatusVerdict::Success => NodeOutcome::Confirmed,
                     StatusVerdict::Retry(reason) => failed(reason, true, format!("HTTP {status}")),
                     StatusVerdict::Fail(reason) => failed(reason, false, format!("HTTP {status}")),

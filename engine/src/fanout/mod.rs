@@ -5,6 +5,7 @@ pub mod client;
 pub mod health;
 pub mod protocol;
 
+mod follow_up;
 mod node_slots;
 mod run;
 mod scheduler;

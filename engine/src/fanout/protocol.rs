@@ -30,6 +30,17 @@ pub struct EdgeRequest {
     pub headers: Vec<(String, String)>,
 }
 
+/// The `GET` a visitor makes for `url` (prefetches, and the fetch after a verified purge): the
+/// same through every preset.
+pub fn fetch_request(url: &crate::target::PurgeUrl) -> EdgeRequest {
+    EdgeRequest {
+        method: PREFETCH_METHOD.to_owned(),
+        path: url.path_and_query().to_owned(),
+        host: url.host().to_owned(),
+        headers: Vec::new(),
+    }
+}
+
 /// Builds the request `protocol` uses for `target` in `mode`, or `None` when the protocol cannot
 /// express it.
 ///
@@ -69,7 +80,7 @@ pub fn build_request(target: &Target, mode: PurgeMode, protocol: &Protocol) -> O
     };
     match (protocol, target) {
         // A prefetch is what a visitor sends, whatever the edge: GET through it.
-        (_, Target::Prefetch(url)) => Some(plain(PREFETCH_METHOD, url.path_and_query().to_owned())),
+        (_, Target::Prefetch(url)) => Some(fetch_request(url)),
         (Protocol::Custom(template), target) => {
             template::custom_request(template, target, mode, &host)
         }

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::client::{NodeOutcome, PreparedRequest};
-use super::protocol::build_request;
+use super::follow_up::{FetchVerdict, FollowUp};
+use super::protocol::{build_request, fetch_request};
 use crate::fleet::NodeTarget;
 use crate::store::{ClaimedTask, TaskProgress};
+use crate::target::Target;
 use crate::tasks::{FailureReason, NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 
 /// Retry policy of a fan-out.
@@ -47,6 +49,8 @@ pub enum Recorded {
     Settled,
     /// Ask again at this instant.
     RetryAt(Instant),
+    /// The purge is confirmed: ask the node for the URL next (the follow-up).
+    Again,
 }
 
 /// A task in the hands of this instance.
@@ -60,6 +64,8 @@ pub struct Run {
     requests: Vec<Result<Arc<PreparedRequest>, String>>,
     /// Index of each node's request in `requests`.
     request_of_node: Vec<u16>,
+    /// The fetch after each node's purge, when the task asked for one.
+    follow_up: Option<FollowUp>,
     confirmed: NodeBitmap,
     success: u32,
     failed: u32,
@@ -91,6 +97,12 @@ impl Run {
             ..
         } = claimed;
         let target = task.parsed_target().ok();
+        let follow_up = match &target {
+            Some(Target::Url(url)) => PreparedRequest::new(&fetch_request(url))
+                .ok()
+                .and_then(|request| FollowUp::of(&task, Arc::new(request))),
+            _ => None,
+        };
         // Nodes of one set share a handful of protocols: build each distinct request once.
         let mut protocols: Vec<&crate::fleet::Protocol> = Vec::new();
         let mut requests = Vec::new();
@@ -133,6 +145,7 @@ impl Run {
             nodes,
             requests,
             request_of_node,
+            follow_up,
         };
         for index in 0..run.nodes.len() {
             if settled.get(index) {
@@ -153,6 +166,9 @@ impl Run {
 
     /// The request for node `index`, `None` when none can be sent.
     pub fn request_for(&self, index: u32) -> Option<&Arc<PreparedRequest>> {
+        if let Some(follow_up) = self.follow_up.as_ref().filter(|f| f.is_due(index)) {
+            return Some(&follow_up.request);
+        }
         let position = *self.request_of_node.get(index as usize)? as usize;
         self.requests.get(position)?.as_ref().ok()
     }
@@ -193,11 +209,33 @@ impl Run {
             *slot = slot.saturating_add(1);
             u32::from(*slot)
         };
+        let following = self.follow_up.as_ref().is_some_and(|f| f.is_due(index));
         let recorded = match outcome {
-            NodeOutcome::Confirmed => {
-                self.confirmed.set(index as usize);
-                self.success += 1;
-                self.dirty = true;
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. }
+                if !following && self.follow_up.is_some() =>
+            {
+                // The purge is confirmed; the node is confirmed once its fetch is done too, so
+                // a crash in between asks it again, purge and fetch.
+                if let Some(follow_up) = self.follow_up.as_mut() {
+                    follow_up.start(index, Instant::now());
+                }
+                self.attempts[index as usize] = 0;
+                self.pending.push_front(index);
+                return Recorded::Again;
+            }
+            NodeOutcome::Fetched { age } if following => {
+                let verdict = match self.follow_up.as_mut() {
+                    Some(follow_up) => follow_up.judge(index, age, Instant::now()),
+                    None => FetchVerdict::Fresh,
+                };
+                match verdict {
+                    FetchVerdict::Stale(detail) => self.fail(index, FailureReason::stale(), detail),
+                    FetchVerdict::Fresh | FetchVerdict::Unverified => self.confirm(index),
+                }
+                Recorded::Settled
+            }
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => {
+                self.confirm(index);
                 Recorded::Settled
             }
             NodeOutcome::Failed {
@@ -213,7 +251,20 @@ impl Run {
                     self.retrying += 1;
                     Recorded::RetryAt(retry_at)
                 } else {
-                    self.fail(index, reason, detail);
+                    let kept = following
+                        && self
+                            .follow_up
+                            .as_ref()
+                            .is_some_and(FollowUp::failure_keeps_the_purge);
+                    if let Some(follow_up) = self.follow_up.as_mut() {
+                        follow_up.give_up(index);
+                    }
+                    if kept {
+                        // Only the warming fetch failed: the purge itself held.
+                        self.confirm(index);
+                    } else {
+                        self.fail(index, reason, detail);
+                    }
                     Recorded::Settled
                 }
             }
@@ -239,6 +290,12 @@ impl Run {
             );
         }
         self.check_finished(now);
+    }
+
+    fn confirm(&mut self, index: u32) {
+        self.confirmed.set(index as usize);
+        self.success += 1;
+        self.dirty = true;
     }
 
     fn fail(&mut self, index: u32, reason: FailureReason, detail: String) {
@@ -278,6 +335,15 @@ impl Run {
             success: self.success,
             failed: self.failed,
             new_failures: std::mem::take(&mut self.new_failures),
+            unverified: self
+                .follow_up
+                .as_ref()
+                .map(|f| f.unverified.clone())
+                .unwrap_or_else(|| self.task.unverified.clone()),
+            prefetched: self
+                .follow_up
+                .as_ref()
+                .map_or(self.task.prefetched, |f| f.prefetched),
             finished: self.finished,
         }
     }

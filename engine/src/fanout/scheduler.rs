@@ -331,12 +331,12 @@ impl Scheduler {
         let node = &run.nodes[done.index as usize];
         let (node_id, node_addr) = (node.node_id, SocketAddr::new(node.ip, node.port));
         let failure = match &done.outcome {
-            NodeOutcome::Confirmed => None,
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => None,
             NodeOutcome::Failed { reason, .. } => Some(reason.as_str()),
         };
         self.health.record(node_id, failure, Utc::now());
         match &done.outcome {
-            NodeOutcome::Confirmed => {
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => {
                 metrics::counter!("purger_node_requests_total", "outcome" => "confirmed")
                     .increment(1)
             }
@@ -345,9 +345,18 @@ impl Scheduler {
                 tracing::debug!(task = %run.task.id, node = %node_addr, reason = reason.as_str(), %detail, "edge request failed");
             }
         }
-        if let Recorded::RetryAt(at) = run.record(done.index, done.outcome, policy, Utc::now()) {
-            retries.push(Reverse((at, done.key, done.index)));
+        match run.record(done.index, done.outcome, policy, Utc::now()) {
+            Recorded::RetryAt(at) => retries.push(Reverse((at, done.key, done.index))),
+            Recorded::Again => {
+                let user = run.task.user_id;
+                mark_ready(st, user, done.key, true);
+                return;
+            }
+            Recorded::Settled => {}
         }
+        let Some(run) = st.runs.get(&done.key) else {
+            return;
+        };
         if run.dirty {
             st.dirty.insert(done.key);
         }

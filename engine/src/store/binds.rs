@@ -33,6 +33,8 @@ pub(super) trait Binds<'q>: Sized {
     fn bytes(self, value: &'q [u8]) -> Self;
     /// A text made for the statement.
     fn owned_text(self, value: String) -> Self;
+    /// A nullable text made for the statement.
+    fn opt_text_owned(self, value: Option<String>) -> Self;
 }
 
 macro_rules! impl_binds {
@@ -60,6 +62,9 @@ macro_rules! impl_binds {
                 self.bind(value)
             }
             fn owned_text(self, value: String) -> Self {
+                self.bind(value)
+            }
+            fn opt_text_owned(self, value: Option<String>) -> Self {
                 self.bind(value)
             }
         }
@@ -194,8 +199,9 @@ pub(super) fn audit_filter<'q, Q: Binds<'q>>(query: Q, filter: &'q AuditFilter) 
         .int(i64::from(filter.limit.clamp(1, 1000)))
 }
 
-/// Progress of a task still running: 1 success, 2 failed, 3 confirmed, 4 task, 5 lease owner.
-/// Of a finished one: 1 success, 2 failed, 3 status, 4 finished at, 5 task, 6 lease owner.
+/// Progress of a task still running: 1 success, 2 failed, 3 confirmed, 4 task, 5 lease owner,
+/// 6 unverified nodes, 7 prefetched count. Of a finished one: 1 success, 2 failed, 3 status,
+/// 4 finished at, 5 task, 6 lease owner, 7 unverified nodes, 8 prefetched count.
 pub(super) fn progress<'q, Q: Binds<'q>>(query: Q, update: &'q TaskProgress, owner: &'q str) -> Q {
     let query = query
         .int(i64::from(update.success))
@@ -204,7 +210,11 @@ pub(super) fn progress<'q, Q: Binds<'q>>(query: Q, update: &'q TaskProgress, own
         Some((status, at)) => query.text(status.as_str()).int(to_millis(at)),
         None => query.bytes(update.confirmed.as_bytes()),
     };
-    query.text(update.task_id.as_str()).text(owner)
+    query
+        .text(update.task_id.as_str())
+        .text(owner)
+        .opt_text_owned(super::rows::joined_indices(&update.unverified))
+        .int(i64::from(update.prefetched))
 }
 
 /// 1 task, 2 node, 3 reason, 4 attempts, 5 detail.

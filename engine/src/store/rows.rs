@@ -28,7 +28,8 @@ pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.ca
 /// The columns [`task`] reads, for `SELECT`s (the callback URL is the batch's, stored once).
 pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
     t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
-    t.created_at, t.started_at, t.finished_at, t.host, t.mode, t.groups, \
+    t.created_at, t.started_at, t.finished_at, t.host, t.mode, t.groups, t.verify, \
+    t.prefetch_after, t.unverified, t.prefetched, \
     (SELECT b.callback_url FROM batches b WHERE b.id = t.batch_id) AS callback_url";
 
 /// A recursive common table expression, `waiting (user_id)`: the users with tasks waiting to be
@@ -151,6 +152,10 @@ pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
         host: row.opt_text("host")?,
         mode: PurgeMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
         groups: name_list(row.opt_text("groups")?),
+        verify: row.flag("verify")?,
+        prefetch_after: row.flag("prefetch_after")?,
+        unverified: node_indices(row.opt_text("unverified")?.as_deref()),
+        prefetched: clamp_u32(row.int("prefetched")?),
         client_task_id: row.opt_text("client_task_id")?,
         status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         node_set_id: row.opt_int("node_set_id")?,
@@ -350,6 +355,25 @@ pub(super) fn node_targets(
 /// has a callback URL, which is stored once, with the batch; `NULL` when it has none.
 pub(super) fn new_callback_state(batch: &NewBatch) -> Option<&'static str> {
     batch.callback_url.as_ref().map(|_| "waiting")
+}
+
+/// Node indices as stored in one column: joined with commas, `NULL` when none.
+pub(super) fn joined_indices(indices: &[u32]) -> Option<String> {
+    (!indices.is_empty()).then(|| {
+        indices
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// Node indices from [`joined_indices`] (what does not parse is left out).
+fn node_indices(text: Option<&str>) -> Vec<u32> {
+    text.unwrap_or("")
+        .split(',')
+        .filter_map(|index| index.trim().parse().ok())
+        .collect()
 }
 
 /// A list of names as stored in one column: joined with newlines, `NULL` when empty.

@@ -132,6 +132,10 @@ pub struct NewBatch {
     pub mode: PurgeMode,
     /// The edge groups every task goes to; empty for all of each domain's groups.
     pub groups: Vec<String>,
+    /// Verify each node's purge by fetching the URL (URL tasks).
+    pub verify: bool,
+    /// Fetch the URL through each node after its purge (URL tasks).
+    pub prefetch_after: bool,
     /// Acceptance time.
     pub created_at: DateTime<Utc>,
     /// The quota day's storage key.
@@ -240,6 +244,10 @@ pub struct TaskProgress {
     pub failed: u32,
     /// Failures new since the last write.
     pub new_failures: Vec<NodeFailure>,
+    /// Nodes that confirmed without an `Age` to verify, so far.
+    pub unverified: Vec<u32>,
+    /// Nodes that fetched the URL again after the purge, so far.
+    pub prefetched: u32,
     /// Set when the task ended.
     pub finished: Option<(TaskStatus, DateTime<Utc>)>,
 }

@@ -54,6 +54,11 @@ pub struct Submission {
     /// Names of edge groups of the targets' domains: the tasks go only to their nodes (empty:
     /// every group).
     pub groups: Vec<String>,
+    /// After each node confirms a URL's purge, fetch the URL through it and fail it as `stale`
+    /// when its `Age` is older than the purge (URLs only; not with invalidation).
+    pub verify: bool,
+    /// After each node confirms a URL's purge, fetch the URL through it (URLs only).
+    pub prefetch_after: bool,
     /// Where each task's result is posted.
     pub callback_url: Option<String>,
     /// Client idempotency key of the whole batch (v1).
@@ -74,6 +79,8 @@ impl Submission {
             domain: None,
             mode: PurgeMode::Delete,
             groups: Vec::new(),
+            verify: false,
+            prefetch_after: false,
             callback_url: None,
             idempotency_key: None,
             client_task_id: None,
@@ -109,6 +116,12 @@ pub enum SubmitError {
         /// The domain it does not serve.
         domain: String,
     },
+    /// Verification or prefetch after the purge asked for targets that are not exact URLs.
+    #[error("verify and prefetch after the purge apply to exact URLs only")]
+    FollowUpNeedsUrls,
+    /// Verification asked for with invalidation, which serves stale objects on purpose.
+    #[error("verify needs mode delete: an invalidated object is served stale on purpose")]
+    VerifyNeedsDelete,
     /// More edge groups named than any domain has.
     #[error("at most {MAX_GROUPS} edge groups may be named")]
     TooManyGroups,

@@ -9,7 +9,7 @@ use super::{AcceptedTask, Refusal, Submission, SubmitError, TargetVerdict, MAX_G
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
 use crate::store::{AuditEntry, BatchWrite, NewBatch, NewTask, StoreRefusal};
-use crate::target::{DomainName, Target, TargetKind};
+use crate::target::{DomainName, PurgeMode, Target, TargetKind};
 use crate::time::QuotaDay;
 use crate::users::{QuotaLimits, User};
 
@@ -109,6 +109,14 @@ pub(crate) fn prepare(
     if submission.groups.len() > MAX_GROUPS {
         return Err(SubmitError::TooManyGroups);
     }
+    if submission.verify || submission.prefetch_after {
+        if targets.iter().any(|(kind, _)| *kind != TargetKind::Url) {
+            return Err(SubmitError::FollowUpNeedsUrls);
+        }
+        if submission.verify && submission.mode == PurgeMode::Invalidate {
+            return Err(SubmitError::VerifyNeedsDelete);
+        }
+    }
     let domain = submission.domain.as_deref().map(str::trim);
     match domain {
         None if targets.iter().any(|(kind, _)| kind.needs_host()) => {
@@ -166,6 +174,8 @@ pub(crate) fn prepare(
             "kinds": kind_counts(&tasks),
             "mode": submission.mode.as_str(),
             "groups": distinct_names(&submission.groups),
+            "verify": submission.verify,
+            "prefetch": submission.prefetch_after,
         }),
     };
     let batch = NewBatch {
@@ -178,6 +188,8 @@ pub(crate) fn prepare(
         callback_url: submission.callback_url.clone(),
         mode: submission.mode,
         groups: distinct_names(&submission.groups),
+        verify: submission.verify,
+        prefetch_after: submission.prefetch_after,
         created_at: now,
         day: day.key(),
         limits,

@@ -409,6 +409,8 @@ async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Ba
                 domain: None,
                 mode: Default::default(),
                 groups: Vec::new(),
+                verify: false,
+                prefetch_after: false,
             },
         )
         .await

@@ -23,6 +23,8 @@ fn submission(url: &str) -> Submission {
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
+        verify: false,
+        prefetch_after: false,
     }
 }
 

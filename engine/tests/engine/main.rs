@@ -8,6 +8,6 @@ mod fanout;
 mod faults;
 mod instances;
 mod limits;
-mod prefetch;
 mod real_edges;
 mod submissions;
+mod warming;

@@ -274,6 +274,8 @@ async fn purge(
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
+        verify: false,
+        prefetch_after: false,
     };
     let outcome = state
         .engine

@@ -136,8 +136,10 @@ impl BatchTx for PgConnection {
         let hosts: Vec<Option<&str>> = tasks.iter().map(|t| t.host.as_deref()).collect();
         let query = sqlx::query(
             "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                status, created_at, callback_state, host, mode, groups)
-             SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5, host, $11, $12
+                                status, created_at, callback_state, host, mode, groups,
+                                verify, prefetch_after)
+             SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5, host, $11, $12,
+                    $13 AND kind = 'url', $14 AND kind = 'url'
              FROM UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
                   WITH ORDINALITY AS n (id, domain_id, kind, target, host, ord)
              ORDER BY ord",
@@ -150,10 +152,9 @@ impl BatchTx for PgConnection {
         let query = query.bind(&ids).bind(&domains);
         let query = query.bind(&kinds).bind(&targets).bind(&hosts);
         let query = query.bind(batch.mode.as_str());
-        query
-            .bind(rows::joined_names(&batch.groups))
-            .execute(self)
-            .await?;
+        let query = query.bind(rows::joined_names(&batch.groups));
+        let query = query.bind(batch.verify).bind(batch.prefetch_after);
+        query.execute(self).await?;
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use crate::tasks::TaskRecord;
 use crate::time::to_millis;
 use crate::users::UserId;
 
-/// Task rows per `INSERT` (13 values each, well under SQLite's 32 766 placeholders).
+/// Task rows per `INSERT` (15 values each, well under SQLite's 32 766 placeholders).
 const TASK_ROWS_PER_INSERT: usize = 250;
 
 #[async_trait]
@@ -127,7 +127,8 @@ impl BatchTx for SqliteConnection {
         for chunk in tasks.chunks(TASK_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
-                                    status, created_at, callback_state, host, mode, groups) ",
+                                    status, created_at, callback_state, host, mode, groups,
+                                    verify, prefetch_after) ",
             );
             let groups = rows::joined_names(&batch.groups);
             let callback_state = rows::new_callback_state(batch);
@@ -144,7 +145,9 @@ impl BatchTx for SqliteConnection {
                     .push_bind(callback_state)
                     .push_bind(task.host.as_deref())
                     .push_bind(batch.mode.as_str())
-                    .push_bind(groups.clone());
+                    .push_bind(groups.clone())
+                    .push_bind(batch.verify && task.kind == TargetKind::Url)
+                    .push_bind(batch.prefetch_after && task.kind == TargetKind::Url);
             });
             insert.build().execute(&mut *self).await?;
         }

@@ -24,6 +24,8 @@ fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
+        verify: false,
+        prefetch_after: false,
     }
 }
 

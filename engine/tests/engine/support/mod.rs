@@ -310,9 +310,14 @@ async fn wait_listening(port: u16, what: &str, child: &mut Child, log: &Path) {
 
 /// Real Varnish with `docs/edges/varnish.vcl`, pointed at `origin`.
 pub async fn start_varnish(origin: SocketAddr) -> Process {
-    let dir = tempfile::tempdir().expect("tempdir");
     let vcl =
         std::fs::read_to_string(repo_root().join("docs/edges/varnish.vcl")).expect("shipped VCL");
+    start_varnish_with(origin, &vcl).await
+}
+
+/// A Varnish running `vcl` (its backend's `.port = "8080";` pointed at `origin`).
+pub async fn start_varnish_with(origin: SocketAddr, vcl: &str) -> Process {
+    let dir = tempfile::tempdir().expect("tempdir");
     let vcl = vcl.replace(
         ".port = \"8080\";",
         &format!(".port = \"{}\";", origin.port()),

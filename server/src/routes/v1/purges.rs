@@ -101,6 +101,8 @@ pub async fn submit(
         domain: request.domain,
         mode: request.mode.map(Into::into).unwrap_or_default(),
         groups: request.groups,
+        verify: request.verify,
+        prefetch_after: request.prefetch,
     };
     submit_as(&state, &caller, &zone, submission)
         .await
@@ -126,6 +128,11 @@ pub(super) async fn submit_as(
             SubmitError::NotYourDomain(_) => V1Error::new(
                 StatusCode::BAD_REQUEST,
                 "not_your_domain",
+                error.to_string(),
+            ),
+            SubmitError::VerifyNeedsDelete => V1Error::new(
+                StatusCode::BAD_REQUEST,
+                "verify_needs_delete",
                 error.to_string(),
             ),
             SubmitError::UnknownGroup { .. } => {

@@ -33,6 +33,13 @@ pub struct PurgeRequest {
     /// Names of edge groups of the targets' domains: the tasks go only to their nodes (all
     /// groups when absent). An unknown group refuses the request (`unknown_group`).
     pub groups: Vec<String>,
+    /// URLs only: after a node confirms the purge, fetch the URL through it and read `Age`; an
+    /// object older than the purge fails that node as `stale`; an answer without `Age` leaves it
+    /// confirmed and unverified. Refused with `"mode": "invalidate"` (`verify_needs_delete`).
+    pub verify: bool,
+    /// URLs only: after a node confirms the purge, fetch the URL through it, so that the first
+    /// visitor gets a HIT.
+    pub prefetch: bool,
     /// Where each task's result is posted when it ends (at most 2000 characters).
     #[schema(max_length = 2000)]
     pub callback_url: Option<String>,
@@ -168,6 +175,10 @@ pub struct TaskView {
     pub mode: String,
     /// The edge groups it goes to; empty for every group of its domain.
     pub groups: Vec<String>,
+    /// Whether each node's purge is verified by fetching the URL through it.
+    pub verify: bool,
+    /// Whether the URL is fetched through each node after its purge.
+    pub prefetch: bool,
     /// `created`, `running`, `success` or `failed`.
     pub status: String,
     /// Nodes in the task.
@@ -176,6 +187,10 @@ pub struct TaskView {
     pub success: u32,
     /// Nodes failed.
     pub failed: u32,
+    /// Confirmed nodes whose answer had no `Age`, so that their purge could not be verified.
+    pub unverified: u32,
+    /// Nodes that fetched the URL again after the purge.
+    pub prefetched: u32,
     /// Accepted at.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -197,10 +212,14 @@ impl From<&TaskRecord> for TaskView {
             domain: task.host(),
             mode: task.mode.as_str().to_owned(),
             groups: task.groups.clone(),
+            verify: task.verify,
+            prefetch: task.prefetch_after,
             status: task.status.as_str().to_owned(),
             total: task.total,
             success: task.success,
             failed: task.failed,
+            unverified: task.unverified.len() as u32,
+            prefetched: task.prefetched,
             created_at: task.created_at,
             started_at: task.started_at,
             finished_at: task.finished_at,
@@ -213,7 +232,7 @@ impl From<&TaskRecord> for TaskView {
 pub struct NodeFailureView {
     /// `ip`, or `ip:port` when the port is not 80.
     pub node: String,
-    /// The reason key (`timeout`, `connect_refused`, `connect_error`, `unsupported`, or a status).
+    /// The reason key (`timeout`, `connect_refused`, `connect_error`, `unsupported`, `stale`, or a status).
     pub reason: String,
     /// Requests sent.
     pub attempts: u32,
@@ -231,6 +250,8 @@ pub struct TaskDetail {
     pub success_ips: Vec<String>,
     /// Failed nodes.
     pub failed_ips: Vec<String>,
+    /// Confirmed nodes whose purge could not be verified (no `Age`).
+    pub unverified_ips: Vec<String>,
     /// Reason → failed nodes.
     pub failed_status: BTreeMap<String, Vec<String>>,
     /// Each failure.
@@ -243,6 +264,7 @@ impl From<TaskReport> for TaskDetail {
             task: TaskView::from(&report.task),
             success_ips: report.success_ips,
             failed_ips: report.failed_ips,
+            unverified_ips: report.unverified_ips,
             failed_status: report.failed_status,
             failures: report
                 .failures

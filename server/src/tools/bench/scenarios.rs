@@ -332,6 +332,8 @@ pub async fn history(args: &BenchArgs) -> anyhow::Result<History> {
             domain: None,
             mode: Default::default(),
             groups: Vec::new(),
+            verify: false,
+            prefetch_after: false,
         };
         let mut user = user.clone();
         user.quota.prefix = Some(10_000_000);

@@ -1,6 +1,8 @@
-//! Prefetches (预热): every edge fetches the URL, at most `prefetch.per_domain_in_flight` of one
-//! domain at once; they count on their own quota and are not purges; against real Varnish, the
-//! first visitor after a prefetch gets a HIT with the origin's current object.
+//! Warming and proof: prefetches (预热) go to every edge, at most
+//! `prefetch.per_domain_in_flight` of one domain at once, count on their own quota and are not
+//! purges; against real Varnish the first visitor after one gets a HIT. A verified purge fetches
+//! the URL through each edge after it confirmed: an edge that answered 200 and kept the old copy
+//! fails as `stale`, one without `Age` is confirmed and unverified.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -214,4 +216,120 @@ async fn after_a_prefetch_the_first_visitor_of_each_varnish_gets_a_hit() {
         "one origin fetch per edge"
     );
     workers.shutdown().await;
+}
+
+/// An edge that answers 200 to PURGE and purges nothing (the bug verification exists for).
+const LYING_VCL: &str = r#"vcl 4.1;
+backend origin { .host = "127.0.0.1"; .port = "8080"; }
+sub vcl_recv {
+    if (req.method == "PURGE") { return (synth(200, "Purged")); }
+}
+sub vcl_deliver {
+    if (obj.hits > 0) { set resp.http.X-Cache = "HIT"; } else { set resp.http.X-Cache = "MISS"; }
+}
+"#;
+
+fn verified(url: &str, prefetch_after: bool) -> Submission {
+    Submission {
+        verify: true,
+        prefetch_after,
+        ..Submission::new(Source::V1, vec![(TargetKind::Url, url.to_owned())])
+    }
+}
+
+#[tokio::test]
+async fn a_verified_purge_fails_the_edge_that_kept_the_old_copy_and_warms_the_honest_one() {
+    let origin = start_origin().await;
+    let honest = start_varnish(origin.addr).await;
+    let lying = start_varnish_with(origin.addr, LYING_VCL).await;
+    let t = test_engine(Backend::Sqlite).await;
+    let host = "www.example.com";
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            host,
+            Protocol::Varnish,
+            &[
+                ([127, 0, 0, 1], honest.port).into(),
+                ([127, 0, 0, 1], lying.port).into(),
+            ],
+        )
+        .await;
+    let path = "/v.css";
+    for edge in [&honest, &lying] {
+        fetch(edge.port, host, path).await;
+        assert_eq!(fetch(edge.port, host, path).await.0, "HIT");
+    }
+    let (_, old) = fetch(lying.port, host, path).await;
+    // Objects two seconds old: older than any purge confirmed from now on (1 s tolerance).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let workers = t.engine.start_workers();
+    let outcome = t
+        .engine
+        .submit(&user, verified("http://www.example.com/v.css", true))
+        .await
+        .expect("accepted");
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
+    assert_eq!(report.task.status, TaskStatus::Failed, "{report:?}");
+    assert_eq!((report.task.success, report.task.failed), (1, 1));
+    let lying_ip = format!("127.0.0.1:{}", lying.port);
+    assert_eq!(report.failed_status.get("stale"), Some(&vec![lying_ip]));
+    let (_, failure) = &report.failures[0];
+    assert!(failure.detail.starts_with("Age: "), "{}", failure.detail);
+    assert_eq!(
+        (report.task.prefetched, report.unverified_ips.len()),
+        (1, 0)
+    );
+    // The honest edge was purged and warmed again by the verifying fetch; the lying one kept
+    // its old copy.
+    let (cache, fresh) = fetch(honest.port, host, path).await;
+    assert_eq!(cache, "HIT");
+    assert_ne!(fresh, old);
+    assert_eq!(fetch(lying.port, host, path).await.1, old);
+    workers.shutdown().await;
+}
+
+async fn a_purge_verified_on_edges_without_age_is_confirmed_and_unverified(backend: Backend) {
+    let t = test_engine(backend).await;
+    let concurrency = Arc::new(Concurrency::default());
+    let edges = counting_edges(3, &concurrency).await;
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &edges)
+        .await;
+    let invalidate = Submission {
+        mode: engine::target::PurgeMode::Invalidate,
+        ..verified("http://www.example.com/a.js", false)
+    };
+    assert!(matches!(
+        t.engine.submit(&user, invalidate).await,
+        Err(engine::submit::SubmitError::VerifyNeedsDelete)
+    ));
+    let workers = t.engine.start_workers();
+    let outcome = t
+        .engine
+        .submit(&user, verified("http://www.example.com/a.js", false))
+        .await
+        .expect("accepted");
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
+    assert_eq!(
+        (
+            report.task.status,
+            report.task.success,
+            report.unverified_ips.len()
+        ),
+        (TaskStatus::Success, 3, 3),
+        "{report:?}"
+    );
+    assert!(report.task.verify && !report.task.prefetch_after);
+    assert_eq!(
+        concurrency.seen.load(Ordering::SeqCst),
+        6,
+        "a purge and a fetch per edge"
+    );
+    workers.shutdown().await;
+}
+
+on_both_stores! {
+    #[tokio::test]
+    a_purge_verified_on_edges_without_age_is_confirmed_and_unverified,
 }
