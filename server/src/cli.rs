@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,10 @@ pub enum Command {
     /// Manage quotas.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Purge through a Purger server's API (for deploy pipelines); `--wait` follows it to the end.
+    Purge(crate::client::PurgeArgs),
+    /// Prefetch URLs through a Purger server's API; `--wait` follows it to the end.
+    Prefetch(crate::client::PrefetchArgs),
     /// Serve a simulated edge fleet on loopback until interrupted.
     EdgeSim(EdgeSimConfig),
     /// Measure fan-out latency and throughput, ingest, memory and history on this machine.
@@ -192,7 +197,18 @@ pub enum QuotaCommand {
 }
 
 /// Runs the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The API client needs neither the configuration nor the database.
+    match cli.command {
+        Some(Command::Purge(args)) => return crate::client::purge(args, cli.json).await,
+        Some(Command::Prefetch(args)) => return crate::client::prefetch(args, cli.json).await,
+        _ => {}
+    }
+    run_here(cli).await.map(|()| ExitCode::SUCCESS)
+}
+
+/// Runs a command on this machine's database and configuration.
+async fn run_here(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     if matches!(
         cli.command,
@@ -384,6 +400,8 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
             )
         }
         Command::Serve(_)
+        | Command::Purge(_)
+        | Command::Prefetch(_)
         | Command::EdgeSim(_)
         | Command::Bench(_)
         | Command::Load(_)

@@ -1,6 +1,7 @@
 //! Purger's server: configuration, telemetry, the HTTP routes and the operator CLI.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod middleware;
 pub mod routes;

@@ -11,6 +11,7 @@ mod support;
 mod postgres;
 
 mod cli;
+mod client;
 mod crash_restart;
 mod dashboard_session;
 mod database_faults;
