@@ -56,6 +56,14 @@ pub struct TaskRow {
     pub mode: String,
     /// The edge groups it goes to; empty for all.
     pub groups: Vec<String>,
+    /// Each node's purge is verified by fetching the URL through it.
+    pub verify: bool,
+    /// The URL is fetched through each node after its purge.
+    pub prefetch_after: bool,
+    /// Confirmed nodes whose answer had no `Age` to verify.
+    pub unverified: u32,
+    /// Nodes that fetched the URL again after the purge.
+    pub prefetched: u32,
     /// Status.
     pub status: String,
     /// Nodes.
@@ -82,6 +90,12 @@ impl TaskRow {
             text.push_str(" · ");
             text.push_str(&self.mode);
         }
+        if self.verify {
+            text.push_str(" · verified");
+        }
+        if self.prefetch_after {
+            text.push_str(" · prefetched after");
+        }
         if !self.groups.is_empty() {
             text.push_str(" · groups ");
             text.push_str(&self.groups.join(", "));
@@ -106,6 +120,8 @@ pub struct TaskDetail {
     pub task: TaskRow,
     /// Confirmed nodes.
     pub success_ips: Vec<String>,
+    /// Confirmed nodes whose purge could not be verified (no `Age`).
+    pub unverified_ips: Vec<String>,
     /// Failures grouped by reason.
     pub failures: Vec<FailureGroup>,
 }
@@ -196,6 +212,10 @@ pub struct PurgeForm {
     pub mode: String,
     /// Edge group names separated by commas (empty: every group).
     pub groups: String,
+    /// Verify each node's URL purge by fetching the URL through it.
+    pub verify: bool,
+    /// Fetch each URL through each node after its purge.
+    pub prefetch_after: bool,
 }
 
 /// What the purge form offers: the user's domains and the edge groups serving each.

@@ -203,6 +203,39 @@ test("history filters tasks, shows URLs as text and exports CSV", async ({ page 
   expect(lines.length).toBe(5);
 });
 
+test("a developer prefetches a URL for the first visitor, then purges it verified", async ({ page, request }) => {
+  await signIn(page, "demo", "demo-password-1");
+  await page.goto("/purge");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  await page.getByTestId("box-prefetch").fill("http://cdn.example.com/warm.html");
+  await page.getByTestId("submit-prefetch").click();
+  const prefetched = page.getByTestId("prefetch-verdicts").getByTestId("verdict");
+  await expect(prefetched).toHaveCount(1);
+  await expect(prefetched.nth(0)).toContainText("accepted");
+  await page.getByRole("link", { name: "Watch the prefetch live" }).click();
+  await expect(page.getByTestId("task-status").first()).toHaveText("success", { timeout: 15_000 });
+  const first = await varnish(request, "/warm.html");
+  expect(first.cache).toBe("HIT");
+
+  await page.goto("/purge");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  await page.getByTestId("box-url").fill("http://cdn.example.com/warm.html");
+  await page.getByTestId("verify").check();
+  await page.getByTestId("prefetch-after").check();
+  await page.getByTestId("submit-purge").click();
+  await expect(page.getByTestId("verdicts").getByTestId("verdict").nth(0)).toContainText("accepted");
+  await page.getByTestId("batch-link").click();
+  await expect(page.getByTestId("task-status").first()).toHaveText("success", { timeout: 15_000 });
+  await page.getByRole("link", { name: "http://cdn.example.com/warm.html" }).click();
+  await expect(page.getByTestId("task-kind")).toContainText("verified");
+  await expect(page.getByTestId("verification")).toContainText("1 confirmed with a fresh copy, 0 without an Age");
+  await expect(page.getByTestId("prefetched")).toHaveText("Prefetched again on 1 of 1 nodes");
+  await shot(page, "task-verified");
+  const after = await varnish(request, "/warm.html");
+  expect(after.cache).toBe("HIT");
+  expect(after.body).not.toBe(first.body);
+});
+
 test("a developer creates, sees once and revokes an API key", async ({ page }) => {
   await signIn(page, "demo", "demo-password-1");
   await page.goto("/keys");

@@ -72,7 +72,7 @@ fn non_empty(text: &str) -> Option<String> {
 /// to its edge groups; a verdict per line.
 #[server]
 pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
-    use engine::submit::{Source, Submission, SubmitError};
+    use engine::submit::{Source, Submission};
     use engine::target::{PurgeMode, TargetKind, WholeHost};
 
     let PurgeForm {
@@ -84,6 +84,8 @@ pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
         everything,
         mode,
         groups,
+        verify,
+        prefetch_after,
     } = form;
     let engine = super::context::engine()?;
 
@@ -117,11 +119,23 @@ pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
         domain: non_empty(&domain),
         mode,
         groups: groups.split(',').filter_map(non_empty).collect(),
-        verify: false,
-        prefetch_after: false,
+        verify,
+        prefetch_after,
     };
+    submit_as(&engine, &user, submission).await
+}
+
+/// Submits `submission` for `user`: the batch and a verdict per line.
+#[cfg(feature = "ssr")]
+async fn submit_as(
+    engine: &engine::Engine,
+    user: &engine::users::User,
+    submission: engine::submit::Submission,
+) -> Result<SubmitResult, AppError> {
+    use engine::submit::SubmitError;
+
     let outcome = engine
-        .submit(&user, submission)
+        .submit(user, submission)
         .await
         .map_err(|error| match error {
             SubmitError::Store(error) => AppError::from(engine::EngineError::from(error)),
@@ -155,6 +169,27 @@ pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
         batch_id: outcome.batch_id.map(|id| id.to_string()),
         verdicts,
     })
+}
+
+/// Prefetches the URLs of `urls` (one per line) through the edges of their domains, or of the
+/// edge `groups` (names separated by commas); a verdict per line.
+#[server]
+pub async fn submit_prefetch(urls: String, groups: String) -> Result<SubmitResult, AppError> {
+    use engine::submit::{Source, Submission};
+    use engine::target::TargetKind;
+
+    let engine = super::context::engine()?;
+    let user = super::context::user().await?;
+    let targets = urls
+        .lines()
+        .filter_map(non_empty)
+        .map(|url| (TargetKind::Prefetch, url))
+        .collect();
+    let submission = Submission {
+        groups: groups.split(',').filter_map(non_empty).collect(),
+        ..Submission::new(Source::Dashboard, targets)
+    };
+    submit_as(&engine, &user, submission).await
 }
 
 /// Today's quota per kind, with the day shown in the user's zone.

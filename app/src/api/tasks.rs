@@ -50,6 +50,10 @@ pub mod ssr {
             domain: task.host(),
             mode: task.mode.as_str().into(),
             groups: task.groups.clone(),
+            verify: task.verify,
+            prefetch_after: task.prefetch_after,
+            unverified: task.unverified.len() as u32,
+            prefetched: task.prefetched,
             status: task.status.as_str().into(),
             total: task.total,
             success: task.success,
@@ -251,6 +255,7 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
     Ok(TaskDetail {
         task: ssr::row(&report.task, &owner, &zone),
         success_ips: report.success_ips,
+        unverified_ips: report.unverified_ips,
         failures: groups,
     })
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::purges::{purge_choices, CheckTargets, SubmitPurge};
+use crate::api::purges::{purge_choices, CheckTargets, SubmitPrefetch, SubmitPurge};
 use crate::components::guard::RequireUser;
 use crate::models::{DomainGroups, LineVerdict, PurgeForm};
 
@@ -23,6 +23,8 @@ struct FormState {
     domain: RwSignal<String>,
     invalidate: RwSignal<bool>,
     groups: RwSignal<Vec<String>>,
+    verify: RwSignal<bool>,
+    prefetch_after: RwSignal<bool>,
 }
 
 impl FormState {
@@ -49,6 +51,8 @@ impl FormState {
                 }
                 .to_owned(),
                 groups: self.groups.get().join(","),
+                verify: !everything && self.verify.get(),
+                prefetch_after: !everything && self.prefetch_after.get(),
             },
         }
     }
@@ -64,6 +68,8 @@ fn PurgeForm() -> impl IntoView {
         domain: RwSignal::new(String::new()),
         invalidate: RwSignal::new(false),
         groups: RwSignal::new(Vec::new()),
+        verify: RwSignal::new(false),
+        prefetch_after: RwSignal::new(false),
     };
     let choices = Resource::new(|| (), |_| purge_choices());
     // The first plain domain is chosen until the user types another.
@@ -101,8 +107,18 @@ fn PurgeForm() -> impl IntoView {
                     prop:checked=move || form.invalidate.get() on:change=move |_| form.invalidate.set(true)/>
                     " Invalidate: the edge serves the stale copy while it refetches (Varnish: exact-URL and tag purges)"</label>
             </fieldset>
+            <fieldset class="field">
+                <legend>"After each edge confirms an exact URL"</legend>
+                <label><input type="checkbox" data-testid="verify"
+                    prop:checked=move || form.verify.get() on:change=move |ev| form.verify.set(event_target_checked(&ev))/>
+                    " Verify: fetch it through the edge; an older copy fails the edge as stale"</label>
+                <label><input type="checkbox" data-testid="prefetch-after"
+                    prop:checked=move || form.prefetch_after.get() on:change=move |ev| form.prefetch_after.set(event_target_checked(&ev))/>
+                    " Prefetch it again, so the first visitor gets a HIT"</label>
+            </fieldset>
             <button type="submit" class="button" data-testid="submit-purge" disabled=move || submit.pending().get()>"Purge"</button>
         </form>
+        <Prefetch groups=form.groups/>
         <Everything form submit/>
         {move || submit.value().get().map(|result| match result {
             Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
@@ -151,6 +167,35 @@ fn DomainChoices(choices: DomainGroups, form: FormState) -> impl IntoView {
                 }
             }).collect_view()}
         </fieldset>
+    }
+}
+
+/// Prefetch (预热): URLs fetched through the edges (of the ticked groups), at most a few of one
+/// domain at once.
+#[component]
+fn Prefetch(groups: RwSignal<Vec<String>>) -> impl IntoView {
+    let urls = RwSignal::new(String::new());
+    let prefetch = ServerAction::<SubmitPrefetch>::new();
+    view! {
+        <section class="card">
+            <h2>"Prefetch"</h2>
+            <p class="muted">"Fetches each URL through every edge of its domain (or the ticked groups), so that the first visitor after a deploy gets a HIT; a few requests of one domain at a time, to spare the origin."</p>
+            <textarea rows="3" placeholder="http://www.example.com/app.js — one per line" data-testid="box-prefetch" aria-label="URLs to prefetch"
+                prop:value=move || urls.get() on:input=move |ev| urls.set(event_target_value(&ev))></textarea>
+            <button type="button" class="button" data-testid="submit-prefetch" disabled=move || prefetch.pending().get()
+                on:click=move |_| { prefetch.dispatch(SubmitPrefetch { urls: urls.get(), groups: groups.get().join(",") }); }>
+                "Prefetch"
+            </button>
+            {move || prefetch.value().get().map(|result| match result {
+                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Ok(result) => view! {
+                    <div data-testid="prefetch-verdicts">
+                        {result.batch_id.map(|id| view! { <p><a href=format!("/batches/{id}")>"Watch the prefetch live"</a></p> })}
+                        <Verdicts verdicts=result.verdicts/>
+                    </div>
+                }.into_any(),
+            })}
+        </section>
     }
 }
 

@@ -96,6 +96,17 @@ fn Task() -> impl IntoView {
                                 <h2>"Confirmed nodes"</h2>
                                 <p class="muted">{detail.success_ips.len()}" nodes"</p>
                                 <p class="ips">{detail.success_ips.join(", ")}</p>
+                                {task.verify.then(|| view! {
+                                    <p data-testid="verification">{format!(
+                                        "Verified by fetching the URL: {} confirmed with a fresh copy, {} without an Age to check{}",
+                                        detail.success_ips.len().saturating_sub(detail.unverified_ips.len()),
+                                        detail.unverified_ips.len(),
+                                        if detail.unverified_ips.is_empty() { String::new() } else { format!(" ({})", detail.unverified_ips.join(", ")) },
+                                    )}</p>
+                                })}
+                                {task.prefetch_after.then(|| view! {
+                                    <p data-testid="prefetched">{format!("Prefetched again on {} of {} nodes", task.prefetched, task.total)}</p>
+                                })}
                             </section>
                         }.into_any()
                     }
