@@ -50,7 +50,7 @@ test("pages fit a phone's width and stay usable", async ({ page }) => {
   // The purge form is usable there: type, see the line verdict.
   await page.goto("/purge");
   await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
-  await page.getByLabel("URLs").fill("not a url");
+  await page.getByLabel("URLs", { exact: true }).fill("not a url");
   const verdict = page.getByTestId("verdict").first();
   await expect(verdict).toBeVisible();
   await expect(verdict).toContainText("not an absolute http(s) URL");
