@@ -150,6 +150,8 @@ pub struct SubmitResult {
     pub batch_id: Option<String>,
     /// Per line.
     pub verdicts: Vec<LineVerdict>,
+    /// Edges that cannot express an accepted kind of target (they will report `unsupported`).
+    pub warnings: Vec<String>,
 }
 
 /// An API key in lists.

@@ -168,6 +168,7 @@ async fn submit_as(
     Ok(SubmitResult {
         batch_id: outcome.batch_id.map(|id| id.to_string()),
         verdicts,
+        warnings: outcome.warnings,
     })
 }
 

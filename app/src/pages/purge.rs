@@ -128,6 +128,7 @@ fn PurgeForm() -> impl IntoView {
                     {result.batch_id.map(|id| view! {
                         <p><a href=format!("/batches/{id}") data-testid="batch-link">"Watch the purge live"</a></p>
                     })}
+                    {result.warnings.into_iter().map(|warning| view! { <p class="warning" data-testid="warning">{warning}</p> }).collect_view()}
                     <Verdicts verdicts=result.verdicts/>
                 </section>
             }.into_any(),

@@ -78,6 +78,7 @@ impl Engine {
                     used_before: used,
                     used,
                 },
+                warnings: Vec::new(),
             });
         }
         let write = self.inner.store.write_batch(&prepared.batch).await?;
@@ -102,6 +103,7 @@ impl Engine {
                         used_before: used,
                         used,
                     },
+                    warnings: Vec::new(),
                 })
             }
             crate::store::BatchWrite::ClientTaskExists { task } => {
@@ -126,6 +128,7 @@ impl Engine {
                         used_before: used,
                         used,
                     },
+                    warnings: Vec::new(),
                 })
             }
             crate::store::BatchWrite::Written { .. } => {
@@ -136,6 +139,7 @@ impl Engine {
                 if accepted {
                     self.inner.wake.notify_one();
                 }
+                let warnings = self.edge_warnings(&prepared).await?;
                 Ok(SubmitOutcome {
                     batch_id: accepted.then(|| prepared.batch.id.clone()),
                     replayed: false,
@@ -146,9 +150,48 @@ impl Engine {
                         used_before,
                         used: used_after,
                     },
+                    warnings,
                 })
             }
         }
+    }
+
+    /// A warning per accepted kind of target and domain that some of the domain's edges (of the
+    /// batch's groups) cannot express: they will report `unsupported`. Exact URLs deleted and
+    /// prefetches need no look: every preset sends them.
+    async fn edge_warnings(&self, prepared: &submit::Prepared) -> Result<Vec<String>, SubmitError> {
+        use crate::target::{PurgeMode, Target, TargetKind};
+
+        let batch = &prepared.batch;
+        let mut looked = std::collections::HashSet::new();
+        let mut warnings = Vec::new();
+        for (index, task) in batch.tasks.iter().enumerate() {
+            let accepted = prepared.verdicts[prepared.task_verdicts[index]]
+                .result
+                .is_ok();
+            let plain = matches!(task.kind, TargetKind::Url | TargetKind::Prefetch)
+                && batch.mode == PurgeMode::Delete;
+            if !accepted || plain || !looked.insert((task.domain_id, task.kind)) {
+                continue;
+            }
+            let Ok(target) = Target::parse_on(task.kind, &task.target, task.host.as_deref()) else {
+                continue;
+            };
+            let store = &self.inner.store;
+            let nodes = store
+                .nodes_for_domain(task.domain_id, &batch.groups)
+                .await?;
+            for (protocol, count) in fanout::protocol::unexpressible(&target, batch.mode, &nodes) {
+                warnings.push(format!(
+                    "{count} of the {} edges of {} ({protocol}) cannot {} a {} target: they will report unsupported",
+                    nodes.len(),
+                    target.host(),
+                    batch.mode,
+                    task.kind,
+                ));
+            }
+        }
+        Ok(warnings)
     }
 
     /// Refuses a batch naming an edge group that does not serve one of its tasks' domains.

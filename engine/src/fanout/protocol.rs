@@ -116,6 +116,27 @@ pub fn build_request(target: &Target, mode: PurgeMode, protocol: &Protocol) -> O
     }
 }
 
+/// How many of `nodes` cannot express `target` in `mode`, per protocol preset name (those
+/// that can are left out).
+pub fn unexpressible(
+    target: &Target,
+    mode: PurgeMode,
+    nodes: &[crate::fleet::NodeTarget],
+) -> Vec<(&'static str, usize)> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for node in nodes {
+        if build_request(target, mode, &node.protocol).is_some() {
+            continue;
+        }
+        let name = node.protocol.name();
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts
+}
+
 /// What an HTTP status from a node means.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatusVerdict {
@@ -369,5 +390,32 @@ mod tests {
             classify_status(&Protocol::Ats, "GET", 503),
             StatusVerdict::Retry(FailureReason::status(503))
         );
+    }
+
+    #[test]
+    fn unexpressible_counts_the_nodes_that_cannot_per_preset() {
+        let node = |port: u16, protocol: Protocol| crate::fleet::NodeTarget {
+            node_id: crate::fleet::NodeId(i64::from(port)),
+            ip: "127.0.0.1".parse().unwrap(),
+            port,
+            protocol,
+        };
+        let nginx = Protocol::Nginx {
+            prefix_wildcard: false,
+        };
+        let nodes = [
+            node(1, Protocol::Varnish),
+            node(2, nginx.clone()),
+            node(3, nginx),
+            node(4, Protocol::Squid),
+        ];
+        let tag = Target::parse_on(TargetKind::Tag, "t", Some("www.a.com")).unwrap();
+        assert_eq!(
+            unexpressible(&tag, PurgeMode::Delete, &nodes),
+            vec![("nginx", 2), ("squid", 1)]
+        );
+        let url = target(TargetKind::Url, "http://www.a.com/x");
+        assert_eq!(unexpressible(&url, PurgeMode::Delete, &nodes), vec![]);
+        assert_eq!(unexpressible(&url, PurgeMode::Invalidate, &nodes).len(), 2);
     }
 }

@@ -181,8 +181,13 @@ pub trait FleetStore: Send + Sync {
     ) -> StoreResult<ImportCounts>;
     /// Enables or disables a node; the node, or `None` when unknown.
     async fn set_node_enabled(&self, node: NodeId, enabled: bool) -> StoreResult<Option<EdgeNode>>;
-    /// The enabled nodes of every group serving a domain, each cache once, in a stable order.
-    async fn nodes_for_domain(&self, domain_id: i64) -> StoreResult<Vec<NodeTarget>>;
+    /// The enabled nodes of the groups serving a domain (every one when `groups` is empty, else
+    /// those named), each cache once, in a stable order.
+    async fn nodes_for_domain(
+        &self,
+        domain_id: i64,
+        groups: &[String],
+    ) -> StoreResult<Vec<NodeTarget>>;
     /// A frozen node set by id.
     async fn node_set(&self, id: i64) -> StoreResult<Option<NodeSet>>;
 }

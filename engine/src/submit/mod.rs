@@ -3,7 +3,7 @@
 
 mod prepare;
 
-pub(crate) use self::prepare::{apply_write, prepare};
+pub(crate) use self::prepare::{apply_write, prepare, Prepared};
 pub use self::prepare::{check_lines, dedupe, domain_for, LineCheck};
 
 use chrono::{DateTime, Utc};
@@ -261,6 +261,9 @@ pub struct SubmitOutcome {
     pub verdicts: Vec<TargetVerdict>,
     /// The quota after it.
     pub quota: QuotaSnapshot,
+    /// What the submitter should know: edges of a domain that cannot express an accepted kind
+    /// of target (they will report `unsupported`).
+    pub warnings: Vec<String>,
 }
 
 impl SubmitOutcome {

@@ -91,7 +91,11 @@ impl FleetStore for PgStore {
     }
 
     #[instrument(level = "debug", skip(self), err)]
-    async fn nodes_for_domain(&self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
+    async fn nodes_for_domain(
+        &self,
+        domain_id: i64,
+        groups: &[String],
+    ) -> StoreResult<Vec<NodeTarget>> {
         self.pool
             .acquire()
             .await?

@@ -81,7 +81,11 @@ impl FleetStore for SqliteStore {
     }
 
     #[instrument(level = "debug", skip(self), err)]
-    async fn nodes_for_domain(&self, domain_id: i64) -> StoreResult<Vec<NodeTarget>> {
+    async fn nodes_for_domain(
+        &self,
+        domain_id: i64,
+        groups: &[String],
+    ) -> StoreResult<Vec<NodeTarget>> {
         self.reader
             .acquire()
             .await?

@@ -261,3 +261,47 @@ async fn seed_000s_lookup_ignores_a_tag_named_like_the_url(backend: Backend) {
         .expect("task");
     assert_eq!(found.kind, TargetKind::Url);
 }
+
+async fn edges_that_cannot_express_a_kind_are_warned_about_and_report_unsupported(
+    backend: Backend,
+) {
+    let t = test_engine(backend).await;
+    let nginx = Protocol::Nginx {
+        prefix_wildcard: false,
+    };
+    let user = t
+        .developer_with_fleet("dev", HOST, nginx, &[refusing_addr(), refusing_addr()])
+        .await;
+    let outcome = t
+        .engine
+        .submit(&user, kinds(&[(TargetKind::Tag, "product-42")], Some(HOST)))
+        .await
+        .expect("accepted");
+    assert_eq!(
+        outcome.warnings,
+        vec![format!(
+            "2 of the 2 edges of {HOST} (nginx) cannot delete a tag target: they will report unsupported"
+        )]
+    );
+    let plain = t
+        .engine
+        .submit(
+            &user,
+            kinds(&[(TargetKind::Url, "http://www.example.com/a")], None),
+        )
+        .await
+        .expect("accepted");
+    assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
+    let workers = t.engine.start_workers();
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
+    assert_eq!(
+        report.failed_status.get("unsupported").map(Vec::len),
+        Some(2)
+    );
+    workers.shutdown().await;
+}
+
+on_both_stores! {
+    #[tokio::test]
+    edges_that_cannot_express_a_kind_are_warned_about_and_report_unsupported,
+}

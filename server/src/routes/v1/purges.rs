@@ -146,6 +146,7 @@ pub(super) async fn submit_as(
         replayed: outcome.replayed,
         accepted,
         refused,
+        warnings: outcome.warnings,
         quota: quota_view(&outcome.quota, zone),
     })
 }

@@ -154,6 +154,9 @@ pub struct PurgeResponse {
     pub accepted: Vec<AcceptedTarget>,
     /// Targets refused, each with its code.
     pub refused: Vec<RefusedTarget>,
+    /// What to know about the accepted ones: edges that cannot express a kind of target (such as
+    /// nginx for cache tags) and will report `unsupported`.
+    pub warnings: Vec<String>,
     /// The quota after this submission.
     pub quota: QuotaView,
 }
