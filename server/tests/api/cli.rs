@@ -182,3 +182,91 @@ fn mistakes_exit_non_zero_with_a_clear_message() {
     let (ok, _, _) = cli.run(&["user", "add", "carol"], None);
     assert!(!ok, "a role is required");
 }
+
+#[test]
+fn operators_create_groups_list_what_they_set_up_and_revoke_keys() {
+    let cli = Cli::new();
+    cli.json(&["migrate"], None);
+    cli.json(&["user", "add", "bob", "--developer"], None);
+    // A group before any node: `domain add --group` no longer needs a node import first.
+    let group = cli.json(
+        &[
+            "group",
+            "add",
+            "east",
+            "--protocol",
+            "nginx",
+            "--prefix-wildcard",
+        ],
+        None,
+    );
+    assert_eq!(group["protocol"]["prefix_wildcard"], true, "{group}");
+    cli.json(
+        &[
+            "domain",
+            "add",
+            "www.bob.example",
+            "--user",
+            "bob",
+            "--group",
+            "east",
+        ],
+        None,
+    );
+    cli.json(
+        &[
+            "nodes",
+            "import",
+            "-",
+            "--group",
+            "east",
+            "--protocol",
+            "nginx",
+        ],
+        Some("127.0.0.1,8080\n"),
+    );
+
+    let users = cli.json(&["user", "list"], None);
+    assert!(
+        users
+            .as_array()
+            .expect("users")
+            .iter()
+            .any(|u| u["username"] == "bob" && u["role"] == "developer"),
+        "{users}"
+    );
+    let domains = cli.json(&["domain", "list"], None);
+    assert_eq!(domains[0]["host"], "www.bob.example");
+    assert_eq!(domains[0]["groups"], serde_json::json!(["east"]));
+    let nodes = cli.json(&["nodes", "list", "--group", "east"], None);
+    assert_eq!(nodes[0]["nodes"][0]["port"], 8080, "{nodes}");
+    let (ok, _, stderr) = cli.run(&["nodes", "list", "--group", "west"], None);
+    assert!(
+        !ok && stderr.contains("no edge group named west"),
+        "{stderr}"
+    );
+    let (ok, text, _) = cli.run(&["domain", "list"], None);
+    assert!(
+        ok && text.contains("www.bob.example\tusers [bob]\tgroups [east]"),
+        "{text}"
+    );
+
+    let key = cli.json(&["key", "create", "bob"], None);
+    let id = key["id"].as_str().expect("id").to_owned();
+    let keys = cli.json(&["key", "list", "bob"], None);
+    assert_eq!(
+        (
+            keys[0]["public_id"].as_str(),
+            keys[0]["revoked_at"].is_null()
+        ),
+        (Some(id.as_str()), true)
+    );
+    cli.json(&["key", "revoke", "bob", &id], None);
+    let keys = cli.json(&["key", "list", "bob"], None);
+    assert!(!keys[0]["revoked_at"].is_null(), "{keys}");
+    let (ok, _, stderr) = cli.run(&["key", "revoke", "bob", &id], None);
+    assert!(!ok, "a revoked key cannot be revoked again: {stderr}");
+
+    let (ok, _, stderr) = cli.run(&["task", "show", "00000000000000000000000000000000"], None);
+    assert!(!ok && stderr.contains("no task"), "{stderr}");
+}

@@ -1,91 +1,17 @@
-//! The operator command line: `purger serve`, `purger migrate`, `purger user add`, ….
-//!
-//! Output goes to standard output (one line of text, or JSON with `--json`); errors exit non-zero
-//! with a message on standard error.
+//! The operator commands on this machine's database and configuration: users, keys, domains,
+//! groups and nodes, quotas, tasks.
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
+use clap::Subcommand;
 use engine::fleet::Protocol;
 use engine::users::{QuotaOverrides, Role};
 use engine::{Actor, Engine};
 use serde_json::json;
 
-use crate::config::Config;
-use crate::startup::Application;
-use crate::telemetry;
-use crate::tools::demo;
-use crate::tools::edge_sim::{self, EdgeSimConfig};
-
-/// Purger: a self-hosted CDN cache-purge control plane.
-#[derive(Debug, Parser)]
-#[command(name = "purger", version, about)]
-pub struct Cli {
-    /// A TOML configuration file (default: `purger.toml` when it exists).
-    #[arg(long, global = true, env = "PURGER_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Print machine-readable JSON.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// What to do; `serve` when omitted.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Migrate the database, then serve the dashboard, the APIs and the fan-out workers.
-    Serve(ServeArgs),
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Manage users.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Manage API keys.
-    #[command(subcommand)]
-    Key(KeyCommand),
-    /// Manage domains.
-    #[command(subcommand)]
-    Domain(DomainCommand),
-    /// Manage edge nodes.
-    #[command(subcommand)]
-    Nodes(NodesCommand),
-    /// Manage quotas.
-    #[command(subcommand)]
-    Quota(QuotaCommand),
-    /// Purge through a Purger server's API (for deploy pipelines); `--wait` follows it to the end.
-    Purge(crate::client::PurgeArgs),
-    /// Prefetch URLs through a Purger server's API; `--wait` follows it to the end.
-    Prefetch(crate::client::PrefetchArgs),
-    /// Serve a simulated edge fleet on loopback until interrupted.
-    EdgeSim(EdgeSimConfig),
-    /// Measure fan-out latency and throughput, ingest, memory and history on this machine.
-    Bench(crate::tools::bench::BenchArgs),
-    /// Load-test the APIs with many concurrent clients while fan-outs run; fails when a check fails.
-    Load(crate::tools::load::LoadArgs),
-    /// Flood the dashboard's sign-in with wrong passwords from several loopback addresses;
-    /// fails when the server's memory grows or `/healthz` slows beyond the bounds.
-    SignInFlood(crate::tools::sign_in_flood::FloodArgs),
-}
-
-/// Options of `purger serve`.
-#[derive(Debug, Default, Args)]
-pub struct ServeArgs {
-    /// Address to listen on (overrides `PURGER_ADDR` and the config file).
-    #[arg(long)]
-    pub addr: Option<SocketAddr>,
-    /// Also create demo users, a demo domain and a simulated fleet of 50 edges on loopback.
-    #[arg(long)]
-    pub demo: bool,
-    /// First port of the demo's simulated edges.
-    #[arg(long, default_value_t = 18000)]
-    pub demo_edge_port: u16,
-}
+use super::{Command, Output};
 
 /// `purger user …`.
 #[derive(Debug, Subcommand)]
@@ -108,6 +34,8 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List the users with their role and state.
+    List,
 }
 
 /// `purger key …`.
@@ -131,6 +59,18 @@ pub enum KeyCommand {
         #[arg(long, default_value = "imported")]
         label: String,
     },
+    /// List a user's keys (never the secrets).
+    List {
+        /// Owner.
+        user: String,
+    },
+    /// Revoke a user's key by its public id.
+    Revoke {
+        /// Owner.
+        user: String,
+        /// The key's public id, as `key list` shows it.
+        id: String,
+    },
 }
 
 /// `purger domain …`.
@@ -147,6 +87,34 @@ pub enum DomainCommand {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
+    /// List the domains with their users and groups.
+    List,
+}
+
+/// `purger group …`.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create an edge group or change its protocol.
+    Add {
+        /// The group's name.
+        name: String,
+        /// How its nodes are purged.
+        #[arg(long, value_parser = ["varnish", "nginx", "squid", "ats"])]
+        protocol: String,
+        /// nginx only: the purge module takes `PURGE /prefix*` (prefixes and everything).
+        #[arg(long)]
+        prefix_wildcard: bool,
+    },
+}
+
+/// `purger task …`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// A task with its per-node results.
+    Show {
+        /// The task id.
+        id: String,
+    },
 }
 
 /// `purger nodes …`.
@@ -162,6 +130,12 @@ pub enum NodesCommand {
         /// The group's protocol.
         #[arg(long, value_parser = ["varnish", "nginx", "squid", "ats"])]
         protocol: String,
+    },
+    /// List the groups and their nodes.
+    List {
+        /// Only this group.
+        #[arg(long)]
+        group: Option<String>,
     },
 }
 
@@ -196,81 +170,8 @@ pub enum QuotaCommand {
     },
 }
 
-/// Runs the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // The API client needs neither the configuration nor the database.
-    match cli.command {
-        Some(Command::Purge(args)) => return crate::client::purge(args, cli.json).await,
-        Some(Command::Prefetch(args)) => return crate::client::prefetch(args, cli.json).await,
-        _ => {}
-    }
-    run_here(cli).await.map(|()| ExitCode::SUCCESS)
-}
-
-/// Runs a command on this machine's database and configuration.
-async fn run_here(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    if matches!(
-        cli.command,
-        Some(Command::Bench(_) | Command::Load(_) | Command::SignInFlood(_))
-    ) && config.log.filter.is_none()
-    {
-        // The bench prints figures; per-request log lines would drown them (and slow it down).
-        config.log.filter = Some("warn".into());
-    }
-    telemetry::init(&config.log);
-    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
-    let out = Output { json: cli.json };
-    match command {
-        Command::Serve(args) => {
-            if let Some(addr) = args.addr {
-                config.addr = addr;
-            }
-            let app = Application::build(config).await?;
-            let _fleet = if args.demo {
-                Some(demo::prepare(app.engine(), app.local_addr(), args.demo_edge_port).await?)
-            } else {
-                None
-            };
-            app.run_until_stopped().await
-        }
-        Command::EdgeSim(sim) => {
-            let fleet = edge_sim::start(&sim)
-                .await
-                .context("starting the simulated edges")?;
-            out.print(
-                &format!(
-                    "{} simulated edges; CSV for `purger nodes import`:\n{}",
-                    fleet.nodes.len(),
-                    fleet.csv().trim_end()
-                ),
-                json!({ "nodes": fleet.nodes }),
-            )?;
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
-            Ok(())
-        }
-        Command::Load(args) => {
-            crate::tools::load::run(args, cli.json).await?;
-            Ok(())
-        }
-        Command::Bench(args) => {
-            crate::tools::bench::run(args, cli.json).await?;
-            Ok(())
-        }
-        Command::SignInFlood(args) => {
-            crate::tools::sign_in_flood::run(args, cli.json).await?;
-            Ok(())
-        }
-        command => {
-            let engine = Engine::open(&config.database_url(), config.engine.clone()).await?;
-            manage(&engine, command, &out).await
-        }
-    }
-}
-
-async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<()> {
+/// Runs an operator command.
+pub(super) async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match command {
         Command::Migrate => {
@@ -399,6 +300,38 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
                 json!({ "user": updated.username, "limits": limits }),
             )
         }
+        Command::Group(GroupCommand::Add {
+            name,
+            protocol,
+            prefix_wildcard,
+        }) => {
+            let protocol = match (Protocol::preset(&protocol), prefix_wildcard) {
+                (Some(Protocol::Nginx { .. }), wildcard) => Protocol::Nginx {
+                    prefix_wildcard: wildcard,
+                },
+                (Some(_), true) => bail!("--prefix-wildcard is an nginx option"),
+                (Some(protocol), false) => protocol,
+                (None, _) => bail!("unknown protocol"),
+            };
+            let group = engine.upsert_group(&actor, &name, protocol).await?;
+            out.print(
+                &format!("group {} ({})", group.name, group.protocol.name()),
+                json!({ "name": group.name, "protocol": group.protocol }),
+            )
+        }
+        Command::Key(KeyCommand::Revoke { user, id }) => {
+            let owner = find_user(engine, &user).await?;
+            engine.revoke_key(&actor, owner.id, &id).await?;
+            out.print(
+                &format!("revoked key {id} of {}", owner.username),
+                json!({ "revoked": id, "user": owner.username }),
+            )
+        }
+        Command::User(UserCommand::List)
+        | Command::Key(KeyCommand::List { .. })
+        | Command::Domain(DomainCommand::List)
+        | Command::Nodes(NodesCommand::List { .. })
+        | Command::Task(_) => super::listing::show(engine, command, out).await,
         Command::Serve(_)
         | Command::Purge(_)
         | Command::Prefetch(_)
@@ -411,7 +344,7 @@ async fn manage(engine: &Engine, command: Command, out: &Output) -> anyhow::Resu
     }
 }
 
-async fn find_user(engine: &Engine, name: &str) -> anyhow::Result<engine::users::User> {
+pub(super) async fn find_user(engine: &Engine, name: &str) -> anyhow::Result<engine::users::User> {
     engine
         .user_by_name(name)
         .await?
@@ -424,21 +357,4 @@ fn read_password() -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-/// Where command results go: text or JSON on standard output.
-struct Output {
-    json: bool,
-}
-
-impl Output {
-    fn print(&self, text: &str, json: serde_json::Value) -> anyhow::Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        if self.json {
-            writeln!(stdout, "{json}")?;
-        } else {
-            writeln!(stdout, "{text}")?;
-        }
-        Ok(())
-    }
 }
