@@ -24,6 +24,10 @@ pub enum EngineError {
     /// Every CPU slot is taken (password checks, regex compilation): try again in a moment.
     #[error(transparent)]
     Busy(#[from] crate::cpu::Busy),
+    /// An admin tried to lock themself out: disable or demote themself, or revoke the key the
+    /// request is made with.
+    #[error("{0}")]
+    SelfLockout(&'static str),
 }
 
 impl EngineError {
@@ -40,6 +44,7 @@ impl EngineError {
             self,
             EngineError::Invalid(_)
                 | EngineError::NotFound(_)
+                | EngineError::SelfLockout(_)
                 | EngineError::Key(KeyError::InvalidKey)
                 | EngineError::Store(StoreError::Conflict(_) | StoreError::NotFound(_))
         )

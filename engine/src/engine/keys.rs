@@ -101,6 +101,11 @@ impl Engine {
         user: UserId,
         public_id: &str,
     ) -> Result<(), EngineError> {
+        if actor.id == Some(user) && actor.key.as_deref() == Some(public_id) {
+            return Err(EngineError::SelfLockout(
+                "the key this request is made with cannot revoke itself",
+            ));
+        }
         if !self
             .inner
             .store

@@ -49,6 +49,8 @@ pub struct Actor {
     pub id: Option<UserId>,
     /// User name, or `cli` / `system`.
     pub name: String,
+    /// The public id of the API key the user acts with, when it is one.
+    pub key: Option<String>,
 }
 
 impl Actor {
@@ -57,6 +59,7 @@ impl Actor {
         Self {
             id: None,
             name: "cli".into(),
+            key: None,
         }
     }
     /// A signed-in user.
@@ -64,6 +67,14 @@ impl Actor {
         Self {
             id: Some(user.id),
             name: user.username.clone(),
+            key: None,
+        }
+    }
+    /// A user acting with the API key of public id `key`.
+    pub fn with_key(user: &User, key: &str) -> Self {
+        Self {
+            key: Some(key.to_owned()),
+            ..Self::user(user)
         }
     }
 }

@@ -68,6 +68,14 @@ impl Engine {
         if let Some(zone) = &update.time_zone {
             Zone::parse(zone).map_err(|e| EngineError::Invalid(e.to_string()))?;
         }
+        if actor.id == Some(id) {
+            if update.enabled == Some(false) {
+                return Err(EngineError::SelfLockout("an admin cannot disable themself"));
+            }
+            if update.role == Some(Role::Developer) {
+                return Err(EngineError::SelfLockout("an admin cannot demote themself"));
+            }
+        }
         if let Some(password) = password {
             update.password_hash = Some(self.checked_password_hash(password).await?);
         }

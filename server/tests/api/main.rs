@@ -22,6 +22,7 @@ mod scale_out;
 mod secrets;
 mod seed000;
 mod seed004;
+mod self_lockout;
 mod sign_in;
 mod v1;
 mod warming;

@@ -90,6 +90,9 @@ impl From<EngineError> for V1Error {
             EngineError::Store(engine::store::StoreError::NotFound(what)) => {
                 Self::not_found(what.clone())
             }
+            EngineError::SelfLockout(message) => {
+                Self::new(StatusCode::CONFLICT, "self_lockout", *message)
+            }
             EngineError::Key(engine::keys::KeyError::InvalidKey) => {
                 Self::invalid(error.to_string())
             }

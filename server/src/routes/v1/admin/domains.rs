@@ -64,7 +64,7 @@ pub async fn add_domain(
     let domain = state
         .engine
         .add_domain(
-            &Actor::user(&admin.user),
+            &Actor::with_key(&admin.user, &admin.key.public_id),
             &request.host,
             &request.users,
             &request.groups,

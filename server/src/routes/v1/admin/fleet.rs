@@ -78,7 +78,11 @@ pub async fn upsert_group(
 ) -> Result<Json<GroupView>, V1Error> {
     let group = state
         .engine
-        .upsert_group(&Actor::user(&admin.user), &name, protocol)
+        .upsert_group(
+            &Actor::with_key(&admin.user, &admin.key.public_id),
+            &name,
+            protocol,
+        )
         .await?;
     Ok(Json(GroupView::from(GroupWithNodes {
         group,
@@ -147,7 +151,11 @@ pub async fn import_nodes(
     }
     let report = state
         .engine
-        .import_nodes(&Actor::user(&admin.user), &name, &csv)
+        .import_nodes(
+            &Actor::with_key(&admin.user, &admin.key.public_id),
+            &name,
+            &csv,
+        )
         .await?;
     Ok(Json(ImportView::from(report)))
 }
@@ -170,7 +178,11 @@ pub async fn update_node(
 ) -> Result<Json<NodeView>, V1Error> {
     let node = state
         .engine
-        .set_node_enabled(&Actor::user(&admin.user), NodeId(id), change.enabled)
+        .set_node_enabled(
+            &Actor::with_key(&admin.user, &admin.key.public_id),
+            NodeId(id),
+            change.enabled,
+        )
         .await?;
     Ok(Json(NodeView::from(node)))
 }

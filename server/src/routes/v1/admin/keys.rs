@@ -81,7 +81,7 @@ pub async fn create_key(
     JsonBody(request): JsonBody<NewKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>), V1Error> {
     let user = find_user(&state, &username).await?;
-    let actor = Actor::user(&admin.user);
+    let actor = Actor::with_key(&admin.user, &admin.key.public_id);
     let created = match request.import {
         Some(key) => {
             let info = state
@@ -117,7 +117,11 @@ pub async fn revoke_key(
     let user = find_user(&state, &username).await?;
     state
         .engine
-        .revoke_key(&Actor::user(&admin.user), user.id, &id)
+        .revoke_key(
+            &Actor::with_key(&admin.user, &admin.key.public_id),
+            user.id,
+            &id,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -99,7 +99,7 @@ pub async fn create_user(
     let user = state
         .engine
         .create_user(
-            &Actor::user(&admin.user),
+            &Actor::with_key(&admin.user, &admin.key.public_id),
             &request.username,
             role,
             request.password.as_deref(),
@@ -146,7 +146,7 @@ pub async fn update_user(
     let user = state
         .engine
         .update_user(
-            &Actor::user(&admin.user),
+            &Actor::with_key(&admin.user, &admin.key.public_id),
             user.id,
             update,
             change.password.as_deref(),
@@ -166,7 +166,11 @@ pub async fn set_quota(
     let user = find_user(&state, &username).await?;
     let user = state
         .engine
-        .set_quota(&Actor::user(&admin.user), user.id, quota)
+        .set_quota(
+            &Actor::with_key(&admin.user, &admin.key.public_id),
+            user.id,
+            quota,
+        )
         .await?;
     Ok(Json(UserView::new(&user, &state.engine.config().quota)))
 }
