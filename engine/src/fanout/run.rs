@@ -173,6 +173,19 @@ impl Run {
         self.requests.get(position)?.as_ref().ok()
     }
 
+    /// Whether the request for node `index` fetches the URL (a prefetch, or the fetch after the
+    /// node's purge) rather than purges: such requests may reach the origin.
+    pub fn fetches(&self, index: u32) -> bool {
+        self.task.kind == crate::target::TargetKind::Prefetch
+            || self.follow_up.as_ref().is_some_and(|f| f.is_due(index))
+    }
+
+    /// Gives back node `index`, taken by [`Run::next_node`] but not sent: it is asked later.
+    pub fn put_back(&mut self, index: u32) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.pending.push_back(index);
+    }
+
     /// Takes the next node to ask, skipping (for now) the nodes, by index, that are `busy`.
     pub fn next_node(&mut self, mut busy: impl FnMut(u32) -> bool) -> Option<u32> {
         for _ in 0..self.pending.len().min(32) {

@@ -231,18 +231,24 @@ impl Scheduler {
                         queue.remove(position);
                         continue;
                     };
-                    let prefetch_domain =
-                        (run.task.kind == TargetKind::Prefetch).then_some(run.task.domain_id);
-                    if let Some(domain) = prefetch_domain {
-                        let busy = st.prefetching.get(&domain).copied().unwrap_or(0);
-                        if busy >= self.prefetch_per_domain {
-                            // The origin has enough of this domain's prefetches; another run.
-                            position += 1;
-                            continue;
-                        }
+                    // Every fetch through an edge (a prefetch, the fetch after a verified or
+                    // warming purge) may reach the origin: a few of one domain at a time.
+                    let domain = run.task.domain_id;
+                    let origin_busy = st.prefetching.get(&domain).copied().unwrap_or(0)
+                        >= self.prefetch_per_domain;
+                    if origin_busy && run.task.kind == TargetKind::Prefetch {
+                        position += 1;
+                        continue;
                     }
                     let slots = &st.slots;
-                    let next = run.next_node(|index| slots.is_busy(run_slots[index as usize]));
+                    let mut next = run.next_node(|index| slots.is_busy(run_slots[index as usize]));
+                    let fetch = next.is_some_and(|index| run.fetches(index));
+                    if let (Some(index), true, true) = (next, fetch, origin_busy) {
+                        // This node's purge went through; its fetch waits for the origin.
+                        run.put_back(index);
+                        next = None;
+                    }
+                    let prefetch_domain = fetch.then_some(domain);
                     if let Some(index) = next {
                         let slot = run_slots[index as usize];
                         requests.push(self.request(key, run, index, slot, prefetch_domain));

@@ -19,7 +19,8 @@ use engine::Actor;
 use crate::on_both_stores;
 use crate::support::*;
 
-/// Requests in flight now and at most, across every edge of a fleet.
+/// Fetches (`GET`s) in flight now and at most, and requests of any method seen, across every
+/// edge of a fleet.
 #[derive(Default)]
 struct Concurrency {
     now: AtomicU32,
@@ -32,12 +33,15 @@ async fn counting_edges(count: usize, concurrency: &Arc<Concurrency>) -> Vec<std
     let mut addrs = Vec::new();
     for _ in 0..count {
         let concurrency = Arc::clone(concurrency);
-        let app = axum::Router::new().fallback(move |_request: Request| {
+        let app = axum::Router::new().fallback(move |request: Request| {
             let concurrency = Arc::clone(&concurrency);
             async move {
+                concurrency.seen.fetch_add(1, Ordering::SeqCst);
+                if request.method() != axum::http::Method::GET {
+                    return "purged";
+                }
                 let now = concurrency.now.fetch_add(1, Ordering::SeqCst) + 1;
                 concurrency.most.fetch_max(now, Ordering::SeqCst);
-                concurrency.seen.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(40)).await;
                 concurrency.now.fetch_sub(1, Ordering::SeqCst);
                 "the object"
@@ -101,6 +105,50 @@ async fn a_prefetch_asks_every_edge_but_never_more_than_the_domain_limit_at_once
     assert!(
         most >= 2,
         "prefetches should still run side by side ({most})"
+    );
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fetches_after_purges_keep_to_the_domain_limit_too() {
+    let t = engine_with(Backend::Sqlite, |config| {
+        config.prefetch.per_domain_in_flight = 3
+    })
+    .await;
+    let concurrency = Arc::new(Concurrency::default());
+    let edges = counting_edges(24, &concurrency).await;
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &edges)
+        .await;
+    let workers = t.engine.start_workers();
+    let submission = Submission {
+        prefetch_after: true,
+        ..Submission::new(
+            Source::V1,
+            vec![(TargetKind::Url, "http://www.example.com/app.js".to_owned())],
+        )
+    };
+    let outcome = t.engine.submit(&user, submission).await.expect("accepted");
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
+    assert_eq!(
+        (
+            report.task.status,
+            report.task.success,
+            report.task.prefetched
+        ),
+        (TaskStatus::Success, 24, 24),
+        "{report:?}"
+    );
+    let most = concurrency.most.load(Ordering::SeqCst);
+    println!("purge + prefetch on 24 edges: at most {most} fetches in flight at once (limit 3)");
+    assert_eq!(
+        concurrency.seen.load(Ordering::SeqCst),
+        48,
+        "a purge and a fetch per edge"
+    );
+    assert!(
+        most <= 3,
+        "{most} fetches of one domain were in flight at once"
     );
     workers.shutdown().await;
 }
