@@ -122,6 +122,8 @@ pub struct TaskDetail {
     pub success_ips: Vec<String>,
     /// Confirmed nodes whose purge could not be verified (no `Age`).
     pub unverified_ips: Vec<String>,
+    /// Confirmed nodes whose warming fetch failed.
+    pub unprefetched_ips: Vec<String>,
     /// Failures grouped by reason.
     pub failures: Vec<FailureGroup>,
 }

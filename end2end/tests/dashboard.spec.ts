@@ -230,6 +230,7 @@ test("a developer prefetches a URL for the first visitor, then purges it verifie
   await expect(page.getByTestId("task-kind")).toContainText("verified");
   await expect(page.getByTestId("verification")).toContainText("1 confirmed with a fresh copy, 0 without an Age");
   await expect(page.getByTestId("prefetched")).toHaveText("Prefetched again on 1 of 1 nodes");
+  await expect(page.getByTestId("node-results")).toContainText("confirmed, verified, prefetched");
   await shot(page, "task-verified");
   const after = await varnish(request, "/warm.html");
   expect(after.cache).toBe("HIT");

@@ -48,6 +48,8 @@ pub struct TaskReport {
     pub failures: Vec<(String, NodeFailure)>,
     /// Confirmed nodes whose purge could not be verified (their answer had no `Age`).
     pub unverified_ips: Vec<String>,
+    /// Confirmed nodes whose warming fetch after the purge failed.
+    pub unprefetched_ips: Vec<String>,
 }
 
 impl TaskReport {
@@ -94,12 +96,15 @@ impl TaskReport {
         } else {
             success_ips
         };
-        let unverified_ips = task
-            .unverified
-            .iter()
-            .filter_map(|index| nodes.get(*index as usize))
-            .map(NodeTarget::display_ip)
-            .collect();
+        let ips = |indices: &[u32]| {
+            indices
+                .iter()
+                .filter_map(|index| nodes.get(*index as usize))
+                .map(NodeTarget::display_ip)
+                .collect()
+        };
+        let unverified_ips = ips(&task.unverified);
+        let unprefetched_ips = ips(&task.unprefetched);
         Self {
             task,
             success_ips,
@@ -107,6 +112,7 @@ impl TaskReport {
             failed_status,
             failures: detailed,
             unverified_ips,
+            unprefetched_ips,
         }
     }
 }
@@ -137,6 +143,7 @@ mod tests {
             verify: false,
             prefetch_after: false,
             unverified: Vec::new(),
+            unprefetched: Vec::new(),
             prefetched: 0,
             client_task_id: None,
             status,

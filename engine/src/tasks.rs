@@ -78,6 +78,8 @@ pub struct TaskRecord {
     pub prefetch_after: bool,
     /// Nodes (by index) that confirmed but whose answer had no `Age` to verify.
     pub unverified: Vec<u32>,
+    /// Nodes (by index) that confirmed the purge but whose warming fetch failed.
+    pub unprefetched: Vec<u32>,
     /// Nodes that fetched the URL again after the purge.
     pub prefetched: u32,
     /// The seed-000 client's task id, if it sent one.

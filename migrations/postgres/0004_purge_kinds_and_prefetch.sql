@@ -19,6 +19,8 @@ ALTER TABLE tasks ADD COLUMN groups TEXT;
 ALTER TABLE tasks ADD COLUMN verify BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE tasks ADD COLUMN prefetch_after BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE tasks ADD COLUMN unverified TEXT;
+-- The confirmed nodes whose warming fetch failed (the purge held), indices joined with commas.
+ALTER TABLE tasks ADD COLUMN unprefetched TEXT;
 ALTER TABLE tasks ADD COLUMN prefetched BIGINT NOT NULL DEFAULT 0;
 
 -- Daily limits of the new kinds; NULL means the default.

@@ -25,6 +25,8 @@ ALTER TABLE tasks ADD COLUMN groups TEXT;
 ALTER TABLE tasks ADD COLUMN verify INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN prefetch_after INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN unverified TEXT;
+-- The confirmed nodes whose warming fetch failed (the purge held), indices joined with commas.
+ALTER TABLE tasks ADD COLUMN unprefetched TEXT;
 ALTER TABLE tasks ADD COLUMN prefetched INTEGER NOT NULL DEFAULT 0;
 
 -- Daily limits of the new kinds; NULL means the default.

@@ -256,6 +256,7 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
         task: ssr::row(&report.task, &owner, &zone),
         success_ips: report.success_ips,
         unverified_ips: report.unverified_ips,
+        unprefetched_ips: report.unprefetched_ips,
         failures: groups,
     })
 }

@@ -95,7 +95,23 @@ fn Task() -> impl IntoView {
                             <section class="card">
                                 <h2>"Confirmed nodes"</h2>
                                 <p class="muted">{detail.success_ips.len()}" nodes"</p>
-                                <p class="ips">{detail.success_ips.join(", ")}</p>
+                                {if task.verify || task.prefetch_after {
+                                    // Per node: what the fetch after its purge found.
+                                    let (verify, warm) = (task.verify, task.prefetch_after);
+                                    let rows = detail.success_ips.iter().map(|ip| {
+                                        let mut notes = Vec::new();
+                                        if verify {
+                                            notes.push(if detail.unverified_ips.contains(ip) { "unverified (no Age)" } else { "verified" });
+                                        }
+                                        if warm {
+                                            notes.push(if detail.unprefetched_ips.contains(ip) { "not prefetched" } else { "prefetched" });
+                                        }
+                                        view! { <li><code>{ip.clone()}</code>" — confirmed, "{notes.join(", ")}</li> }
+                                    }).collect_view();
+                                    view! { <ul class="plain" data-testid="node-results">{rows}</ul> }.into_any()
+                                } else {
+                                    view! { <p class="ips">{detail.success_ips.join(", ")}</p> }.into_any()
+                                }}
                                 {task.verify.then(|| view! {
                                     <p data-testid="verification">{format!(
                                         "Verified by fetching the URL: {} confirmed with a fresh copy, {} without an Age to check{}",

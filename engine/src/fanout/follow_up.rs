@@ -35,6 +35,8 @@ pub struct FollowUp {
     due: HashMap<u32, Instant>,
     /// Nodes confirmed without an `Age` to verify.
     pub unverified: Vec<u32>,
+    /// Nodes confirmed whose warming fetch failed.
+    pub unprefetched: Vec<u32>,
     /// Nodes that fetched the URL again.
     pub prefetched: u32,
 }
@@ -48,6 +50,7 @@ impl FollowUp {
             prefetch: task.prefetch_after,
             due: HashMap::new(),
             unverified: task.unverified.clone(),
+            unprefetched: task.unprefetched.clone(),
             prefetched: task.prefetched,
         })
     }
@@ -96,9 +99,12 @@ impl FollowUp {
         verdict
     }
 
-    /// Node `index`'s fetch failed for good: it is no longer due.
+    /// Node `index`'s fetch failed for good: it is no longer due; when only warming, the node is
+    /// confirmed without being prefetched.
     pub fn give_up(&mut self, index: u32) {
-        self.due.remove(&index);
+        if self.due.remove(&index).is_some() && self.failure_keeps_the_purge() {
+            self.unprefetched.push(index);
+        }
     }
 }
 
@@ -126,6 +132,7 @@ mod tests {
             verify,
             prefetch_after: prefetch,
             unverified: Vec::new(),
+            unprefetched: Vec::new(),
             prefetched: 0,
             client_task_id: None,
             status: TaskStatus::Running,
@@ -179,5 +186,8 @@ mod tests {
         );
         assert_eq!(warm.prefetched, 1);
         assert!(warm.failure_keeps_the_purge());
+        warm.start(1, Instant::now());
+        warm.give_up(1);
+        assert_eq!((warm.prefetched, warm.unprefetched.clone()), (1, vec![1]));
     }
 }

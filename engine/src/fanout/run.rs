@@ -353,6 +353,11 @@ impl Run {
                 .as_ref()
                 .map(|f| f.unverified.clone())
                 .unwrap_or_else(|| self.task.unverified.clone()),
+            unprefetched: self
+                .follow_up
+                .as_ref()
+                .map(|f| f.unprefetched.clone())
+                .unwrap_or_else(|| self.task.unprefetched.clone()),
             prefetched: self
                 .follow_up
                 .as_ref()

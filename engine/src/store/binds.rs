@@ -200,8 +200,9 @@ pub(super) fn audit_filter<'q, Q: Binds<'q>>(query: Q, filter: &'q AuditFilter) 
 }
 
 /// Progress of a task still running: 1 success, 2 failed, 3 confirmed, 4 task, 5 lease owner,
-/// 6 unverified nodes, 7 prefetched count. Of a finished one: 1 success, 2 failed, 3 status,
-/// 4 finished at, 5 task, 6 lease owner, 7 unverified nodes, 8 prefetched count.
+/// 6 unverified nodes, 7 prefetched count, 8 unprefetched nodes. Of a finished one: 1 success,
+/// 2 failed, 3 status, 4 finished at, 5 task, 6 lease owner, 7 unverified nodes, 8 prefetched
+/// count, 9 unprefetched nodes.
 pub(super) fn progress<'q, Q: Binds<'q>>(query: Q, update: &'q TaskProgress, owner: &'q str) -> Q {
     let query = query
         .int(i64::from(update.success))
@@ -215,6 +216,7 @@ pub(super) fn progress<'q, Q: Binds<'q>>(query: Q, update: &'q TaskProgress, own
         .text(owner)
         .opt_text_owned(super::rows::joined_indices(&update.unverified))
         .int(i64::from(update.prefetched))
+        .opt_text_owned(super::rows::joined_indices(&update.unprefetched))
 }
 
 /// 1 task, 2 node, 3 reason, 4 attempts, 5 detail.

@@ -29,7 +29,7 @@ pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.ca
 pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
     t.target, t.client_task_id, t.status, t.node_set_id, t.total, t.success, t.failed, \
     t.created_at, t.started_at, t.finished_at, t.host, t.mode, t.groups, t.verify, \
-    t.prefetch_after, t.unverified, t.prefetched, \
+    t.prefetch_after, t.unverified, t.unprefetched, t.prefetched, \
     (SELECT b.callback_url FROM batches b WHERE b.id = t.batch_id) AS callback_url";
 
 /// A recursive common table expression, `waiting (user_id)`: the users with tasks waiting to be
@@ -155,6 +155,7 @@ pub(super) fn task(row: &impl Columns) -> Result<TaskRecord, StoreError> {
         verify: row.flag("verify")?,
         prefetch_after: row.flag("prefetch_after")?,
         unverified: node_indices(row.opt_text("unverified")?.as_deref()),
+        unprefetched: node_indices(row.opt_text("unprefetched")?.as_deref()),
         prefetched: clamp_u32(row.int("prefetched")?),
         client_task_id: row.opt_text("client_task_id")?,
         status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,

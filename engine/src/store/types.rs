@@ -246,6 +246,8 @@ pub struct TaskProgress {
     pub new_failures: Vec<NodeFailure>,
     /// Nodes that confirmed without an `Age` to verify, so far.
     pub unverified: Vec<u32>,
+    /// Nodes that confirmed the purge but whose warming fetch failed, so far.
+    pub unprefetched: Vec<u32>,
     /// Nodes that fetched the URL again after the purge, so far.
     pub prefetched: u32,
     /// Set when the task ended.

@@ -153,6 +153,51 @@ async fn the_fetches_after_purges_keep_to_the_domain_limit_too() {
     workers.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_warming_fetch_that_fails_leaves_the_purge_confirmed_and_names_the_node() {
+    let t = test_engine(Backend::Sqlite).await;
+    // Edges that purge, but answer 404 to the fetch after it.
+    let app = axum::Router::new().fallback(|request: Request| async move {
+        if request.method() == axum::http::Method::GET {
+            axum::http::StatusCode::NOT_FOUND
+        } else {
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let edge = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge])
+        .await;
+    let workers = t.engine.start_workers();
+    let submission = Submission {
+        prefetch_after: true,
+        ..Submission::new(
+            Source::V1,
+            vec![(TargetKind::Url, "http://www.example.com/gone.js".to_owned())],
+        )
+    };
+    let outcome = t.engine.submit(&user, submission).await.expect("accepted");
+    let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
+    assert_eq!(
+        (
+            report.task.status,
+            report.task.success,
+            report.task.prefetched
+        ),
+        (TaskStatus::Success, 1, 0),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.unprefetched_ips,
+        vec![format!("127.0.0.1:{}", edge.port())]
+    );
+    workers.shutdown().await;
+}
+
 async fn prefetches_count_on_their_own_quota_and_are_not_purges(backend: Backend) {
     let t = test_engine(backend).await;
     let user = t

@@ -38,6 +38,7 @@ fn claimed(kind: TargetKind, target: &str, total: usize) -> ClaimedTask {
             verify: false,
             prefetch_after: false,
             unverified: Vec::new(),
+            unprefetched: Vec::new(),
             prefetched: 0,
             client_task_id: None,
             status: TaskStatus::Running,

@@ -222,14 +222,14 @@ impl WorkTx for PgConnection {
             Some(_) => sqlx::query(
                 "UPDATE tasks SET success = $1, failed = $2, confirmed = NULL, status = $3,
                     finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
-                    unverified = $7, prefetched = $8,
+                    unverified = $7, prefetched = $8, unprefetched = $9,
                     callback_state = CASE WHEN callback_state IS NOT NULL THEN 'pending' END,
                     callback_next_at = CASE WHEN callback_state IS NOT NULL THEN $4 END
                  WHERE id = $5 AND lease_owner = $6",
             ),
             None => sqlx::query(
                 "UPDATE tasks SET success = $1, failed = $2, confirmed = $3,
-                    unverified = $6, prefetched = $7
+                    unverified = $6, prefetched = $7, unprefetched = $8
                  WHERE id = $4 AND lease_owner = $5",
             ),
         };

@@ -255,6 +255,8 @@ pub struct TaskDetail {
     pub failed_ips: Vec<String>,
     /// Confirmed nodes whose purge could not be verified (no `Age`).
     pub unverified_ips: Vec<String>,
+    /// Confirmed nodes whose warming fetch after the purge failed.
+    pub unprefetched_ips: Vec<String>,
     /// Reason → failed nodes.
     pub failed_status: BTreeMap<String, Vec<String>>,
     /// Each failure.
@@ -268,6 +270,7 @@ impl From<TaskReport> for TaskDetail {
             success_ips: report.success_ips,
             failed_ips: report.failed_ips,
             unverified_ips: report.unverified_ips,
+            unprefetched_ips: report.unprefetched_ips,
             failed_status: report.failed_status,
             failures: report
                 .failures
