@@ -6,6 +6,7 @@
 
 mod binds;
 mod claim;
+mod columns;
 mod plan;
 mod postgres;
 mod rows;

@@ -3,10 +3,9 @@
 //! Both schemas use the same column names and compatible types (64-bit integers, text, bytes,
 //! booleans), so one set of decoders serves both through the small [`Columns`] trait.
 
-use sqlx::Row;
-
 use std::collections::BTreeMap;
 
+pub(super) use super::columns::Columns;
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeTarget, Protocol};
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
@@ -45,55 +44,6 @@ pub(super) const WAITING_USERS: &str = "waiting (user_id) AS (
 /// The columns [`api_key`] reads, for `SELECT`s.
 pub(super) const KEY_COLUMNS: &str =
     "k.id, k.user_id, k.public_id, k.label, k.created_at, k.last_used_at, k.revoked_at";
-
-/// Typed column access shared by the SQLite and PostgreSQL rows.
-pub(super) trait Columns {
-    /// A non-null integer.
-    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
-    /// A nullable integer.
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
-    /// A non-null text.
-    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
-    /// A nullable text.
-    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
-    /// A boolean (an integer 0/1 in SQLite).
-    fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
-    /// Nullable bytes.
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
-    /// Non-null bytes.
-    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
-}
-
-macro_rules! impl_columns {
-    ($row:ty) => {
-        impl Columns for $row {
-            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-                self.try_get(column)
-            }
-            fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
-                self.try_get(column)
-            }
-        }
-    };
-}
-
-impl_columns!(sqlx::sqlite::SqliteRow);
-impl_columns!(sqlx::postgres::PgRow);
 
 fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))

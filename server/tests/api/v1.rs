@@ -15,27 +15,6 @@ use crate::support::*;
 /// Callbacks received: (signature header, body).
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("answer");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn admin_key(app: &TestApp) -> String {
     let actor = Actor::cli();
     let admin = app

@@ -4,27 +4,10 @@
 
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use server::tools::edge_sim::{self, EdgeSimConfig};
 
 use crate::support::*;
-
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("answer");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn a_prefetch_batch_is_long_polled_until_every_edge_fetched() {
