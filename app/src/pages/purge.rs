@@ -94,9 +94,7 @@ fn PurgeForm() -> impl IntoView {
             <TargetBox kind="url" label="URLs" hint="http://www.example.com/a.png — one per line" text=form.urls domain=form.domain/>
             <TargetBox kind="prefix" label="Prefixes" hint="http://www.example.com/static/ — path ends in / or *" text=form.prefixes domain=form.domain/>
             <TargetBox kind="regex" label="Regexes" hint=r"http://www.example.com/img/.*\.png — the path is a regex" text=form.regexes domain=form.domain/>
-            <Transition fallback=|| ()>
-                {move || choices.get().and_then(Result::ok).map(|choices| view! { <DomainChoices choices form/> })}
-            </Transition>
+            <DomainChoices choices form/>
             <TargetBox kind="tag" label="Cache tags (of the domain above)" hint="product-42 — one per line, as the origin sends them in xkey or Surrogate-Key" text=form.tags domain=form.domain/>
             <fieldset class="field">
                 <legend>"What happens to matching objects"</legend>
@@ -139,34 +137,43 @@ fn PurgeForm() -> impl IntoView {
 /// The domain tags and everything are on (one of the user's, or a host under a wildcard one),
 /// and the edge groups to purge on (all when none is ticked).
 #[component]
-fn DomainChoices(choices: DomainGroups, form: FormState) -> impl IntoView {
-    let groups = choices.groups();
+fn DomainChoices(
+    choices: Resource<Result<DomainGroups, crate::api::error::AppError>>,
+    form: FormState,
+) -> impl IntoView {
+    // The field and the fieldset are there from the first paint (the fieldset keeps a line for
+    // its boxes), so that nothing below moves when the choices arrive.
+    let loaded = move || choices.get().and_then(Result::ok);
     view! {
         <div class="field">
             <label for="purge-domain">"Domain (for tags and everything)"</label>
             <input id="purge-domain" list="purge-domains" data-testid="purge-domain"
                 prop:value=move || form.domain.get() on:input=move |ev| form.domain.set(event_target_value(&ev))/>
             <datalist id="purge-domains">
-                {choices.domains.iter().map(|(domain, _)| view! { <option value=domain.clone()></option> }).collect_view()}
+                <Transition fallback=|| ()>
+                    {move || loaded().map(|choices| choices.domains.into_iter().map(|(domain, _)| view! { <option value=domain></option> }).collect_view())}
+                </Transition>
             </datalist>
         </div>
-        <fieldset class="field" data-testid="purge-groups">
+        <fieldset class="field groups" data-testid="purge-groups">
             <legend>"Edge groups (none ticked: every group of each domain)"</legend>
-            {groups.into_iter().map(|group| {
-                let name = group.clone();
-                let toggled = group.clone();
-                view! {
-                    <label><input type="checkbox" value=group.clone()
-                        prop:checked=move || form.groups.get().contains(&name)
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            form.groups.update(|groups| {
-                                groups.retain(|g| *g != toggled);
-                                if on { groups.push(toggled.clone()); }
-                            });
-                        }/>" "{group}</label>
-                }
-            }).collect_view()}
+            <Transition fallback=|| ()>
+                {move || loaded().map(|choices| choices.groups().into_iter().map(|group| {
+                    let name = group.clone();
+                    let toggled = group.clone();
+                    view! {
+                        <label><input type="checkbox" value=group.clone()
+                            prop:checked=move || form.groups.get().contains(&name)
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                form.groups.update(|groups| {
+                                    groups.retain(|g| *g != toggled);
+                                    if on { groups.push(toggled.clone()); }
+                                });
+                            }/>" "{group}</label>
+                    }
+                }).collect_view())}
+            </Transition>
         </fieldset>
     }
 }

@@ -57,7 +57,7 @@ fn History() -> impl IntoView {
             </select></label>
             <label>"Kind" <select name="kind" prop:value=value("kind")>
                 <option value="">"any"</option><option value="url">"url"</option><option value="prefix">"prefix"</option><option value="regex">"regex"</option>
-                <option value="tag">"tag"</option><option value="everything">"everything"</option>
+                <option value="tag">"tag"</option><option value="everything">"everything"</option><option value="prefetch">"prefetch"</option>
             </select></label>
             <label>"Domain" <input name="domain" prop:value=value("domain") placeholder="www.example.com"/></label>
             <label>"From" <input name="from" type="date" prop:value=value("from")/></label>
