@@ -10,4 +10,5 @@ mod instances;
 mod limits;
 mod real_edges;
 mod submissions;
+mod upgrade;
 mod warming;
