@@ -110,17 +110,12 @@ pub async fn submit_purge(form: PurgeForm) -> Result<SubmitResult, AppError> {
             .ok_or_else(|| AppError::Invalid(format!("unknown mode {name:?}")))?,
     };
     let submission = Submission {
-        targets,
-        callback_url: None,
-        idempotency_key: None,
-        client_task_id: None,
-        source: Source::Dashboard,
-        api_key_id: None,
         domain: non_empty(&domain),
         mode,
         groups: groups.split(',').filter_map(non_empty).collect(),
         verify,
         prefetch_after,
+        ..Submission::new(Source::Dashboard, targets)
     };
     submit_as(&engine, &user, submission).await
 }

@@ -65,6 +65,15 @@ fn prefetch(urls: &[&str]) -> Submission {
     )
 }
 
+/// A purge of one exact URL, verified and/or warmed after each edge confirms.
+fn url_purge(url: &str, verify: bool, prefetch_after: bool) -> Submission {
+    Submission {
+        verify,
+        prefetch_after,
+        ..Submission::new(Source::V1, vec![(TargetKind::Url, url.to_owned())])
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prefetch_asks_every_edge_but_never_more_than_the_domain_limit_at_once() {
     let t = engine_with(Backend::Sqlite, |config| {
@@ -121,13 +130,7 @@ async fn the_fetches_after_purges_keep_to_the_domain_limit_too() {
         .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &edges)
         .await;
     let workers = t.engine.start_workers();
-    let submission = Submission {
-        prefetch_after: true,
-        ..Submission::new(
-            Source::V1,
-            vec![(TargetKind::Url, "http://www.example.com/app.js".to_owned())],
-        )
-    };
+    let submission = url_purge("http://www.example.com/app.js", false, true);
     let outcome = t.engine.submit(&user, submission).await.expect("accepted");
     let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
     assert_eq!(
@@ -173,13 +176,7 @@ async fn a_warming_fetch_that_fails_leaves_the_purge_confirmed_and_names_the_nod
         .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[edge])
         .await;
     let workers = t.engine.start_workers();
-    let submission = Submission {
-        prefetch_after: true,
-        ..Submission::new(
-            Source::V1,
-            vec![(TargetKind::Url, "http://www.example.com/gone.js".to_owned())],
-        )
-    };
+    let submission = url_purge("http://www.example.com/gone.js", false, true);
     let outcome = t.engine.submit(&user, submission).await.expect("accepted");
     let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
     assert_eq!(
@@ -322,14 +319,6 @@ sub vcl_deliver {
 }
 "#;
 
-fn verified(url: &str, prefetch_after: bool) -> Submission {
-    Submission {
-        verify: true,
-        prefetch_after,
-        ..Submission::new(Source::V1, vec![(TargetKind::Url, url.to_owned())])
-    }
-}
-
 #[tokio::test]
 async fn a_verified_purge_fails_the_edge_that_kept_the_old_copy_and_warms_the_honest_one() {
     let origin = start_origin().await;
@@ -359,7 +348,7 @@ async fn a_verified_purge_fails_the_edge_that_kept_the_old_copy_and_warms_the_ho
     let workers = t.engine.start_workers();
     let outcome = t
         .engine
-        .submit(&user, verified("http://www.example.com/v.css", true))
+        .submit(&user, url_purge("http://www.example.com/v.css", true, true))
         .await
         .expect("accepted");
     let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;
@@ -391,7 +380,7 @@ async fn a_purge_verified_on_edges_without_age_is_confirmed_and_unverified(backe
         .await;
     let invalidate = Submission {
         mode: engine::target::PurgeMode::Invalidate,
-        ..verified("http://www.example.com/a.js", false)
+        ..url_purge("http://www.example.com/a.js", true, false)
     };
     assert!(matches!(
         t.engine.submit(&user, invalidate).await,
@@ -400,7 +389,7 @@ async fn a_purge_verified_on_edges_without_age_is_confirmed_and_unverified(backe
     let workers = t.engine.start_workers();
     let outcome = t
         .engine
-        .submit(&user, verified("http://www.example.com/a.js", false))
+        .submit(&user, url_purge("http://www.example.com/a.js", true, false))
         .await
         .expect("accepted");
     let report = finished_report(&t.engine, outcome.accepted().next().expect("task")).await;

@@ -9,11 +9,10 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::routes::v1::purges::MAX_WAIT_SECS;
+
 /// Paths whose `wait` query parameter makes a request a long poll.
 const LONG_POLL_PATHS: [&str; 2] = ["/api/v1/purges/", "/api/v1/prefetches/"];
-
-/// The longest wait a long poll may ask for, in seconds.
-const MAX_LONG_POLL_SECS: u64 = 60;
 
 /// Answers 408 when the request's answer has not started within `limit` (plus its long poll).
 pub async fn request_deadline(
@@ -44,7 +43,7 @@ fn long_poll(request: &Request) -> Duration {
         .find_map(|pair| pair.strip_prefix("wait="))
         .and_then(|value| value.parse::<u64>().ok())
         .unwrap_or(0);
-    Duration::from_secs(secs.min(MAX_LONG_POLL_SECS))
+    Duration::from_secs(secs.min(MAX_WAIT_SECS))
 }
 
 #[cfg(test)]

@@ -10,24 +10,13 @@ use engine::target::{PurgeMode, TargetKind};
 use engine::tasks::TaskStatus;
 use engine::users::User;
 
+use super::cached;
 use crate::support::*;
 
 /// The tenant whose purges the tests send.
 const MINE: &str = "www.a.example";
 /// Another tenant on the same edges: nothing of it may be purged.
 const THEIRS: &str = "www.b.example";
-
-/// Fetches `path` of `host` until cached; returns the cached body.
-async fn cached(port: u16, host: &str, path: &str) -> String {
-    let (_, first) = fetch(port, host, path).await;
-    let (status, second) = fetch(port, host, path).await;
-    assert_eq!(
-        status, "HIT",
-        "{host}{path} must be cached before the purge"
-    );
-    assert_eq!(first, second);
-    second
-}
 
 /// Submits one request of `targets` on `MINE` and waits for every task; the tasks' reports.
 async fn purge(

@@ -13,9 +13,17 @@ const HOST: &str = "www.example.com";
 
 /// Fetches until cached; returns the cached body.
 async fn cache(port: u16, path: &str) -> String {
-    let (_, first) = fetch(port, HOST, path).await;
-    let (status, second) = fetch(port, HOST, path).await;
-    assert_eq!(status, "HIT", "{path} must be cached before the purge");
+    cached(port, HOST, path).await
+}
+
+/// Fetches `path` of `host` until cached; returns the cached body.
+async fn cached(port: u16, host: &str, path: &str) -> String {
+    let (_, first) = fetch(port, host, path).await;
+    let (status, second) = fetch(port, host, path).await;
+    assert_eq!(
+        status, "HIT",
+        "{host}{path} must be cached before the purge"
+    );
     assert_eq!(first, second);
     second
 }
