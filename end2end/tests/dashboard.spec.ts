@@ -241,14 +241,17 @@ test("a developer creates, sees once and revokes an API key", async ({ page }) =
   await signIn(page, "demo", "demo-password-1");
   await page.goto("/keys");
   await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
-  await page.getByLabel("Label").fill("e2e");
+  await page.getByLabel("Label").fill("e2e deploy key");
   await page.getByTestId("create-key").click();
   const secret = await page.getByTestId("new-key-secret").textContent();
   expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
   await expect(page.getByTestId("example-000")).toContainText(`api_key=${secret}`);
   await expect(page.getByTestId("example-004")).toContainText("openssl dgst -sha1 -hmac");
   await expect(page.getByTestId("example-v1")).toContainText(`Bearer ${secret}`);
-  const row = page.getByTestId("key-row").filter({ hasText: "e2e" });
+  // The row whose label cell is exactly this one (a key id of random hex may contain "e2e").
+  const row = page
+    .getByTestId("key-row")
+    .filter({ has: page.getByRole("cell", { name: "e2e deploy key", exact: true }) });
   await expect(row).toContainText("active");
   await shot(page, "keys");
   // The key works against the v1 API, then stops working once revoked.
