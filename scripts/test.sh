@@ -82,7 +82,8 @@ step "load smoke (purger load, 50 clients, 10 s)" target/release/purger load --c
 bench_smoke() {
   local out
   out=$(target/release/purger bench --seed-runs 10 --bulk-edges 50 --bulk-urls 20 \
-    --ingest-batches 2 --history-tasks 2000 --json) || return 1
+    --ingest-batches 2 --history-tasks 2000 --single-url-clients 20 --single-url-seconds 2 \
+    --postgres-url "$PURGER_TEST_POSTGRES_URL" --json) || return 1
   printf '%s\n' "$out"
   case "$out" in
     *null*|'') echo "bench smoke: a figure is missing" >&2; return 1 ;;

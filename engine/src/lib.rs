@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP frameworks or Leptos; the server and the dashboard are thin
 //! adapters over [`Engine`].
 
+mod account_cache;
 pub mod callback_target;
 pub mod callbacks;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod fanout;
 pub mod fleet;
 pub mod ids;
+mod key_uses;
 pub mod keys;
 pub mod passwords;
 pub mod quota;

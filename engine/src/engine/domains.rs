@@ -33,6 +33,7 @@ impl Engine {
         let id = self.inner.store.upsert_domain(&host, Utc::now()).await?;
         for user in user_ids {
             self.inner.store.assign_domain_user(id, user).await?;
+            self.account_changed(user).await?;
         }
         for group in group_ids {
             self.inner.store.assign_domain_group(id, group).await?;
@@ -71,6 +72,7 @@ impl Engine {
                     .store
                     .unassign_domain_user(domain.id, user.id)
                     .await?;
+                self.account_changed(user.id).await?;
             }
         }
         for name in groups {
@@ -110,12 +112,26 @@ impl Engine {
     /// The domains a user may purge.
     pub async fn domains_of_user(&self, user: UserId) -> Result<Vec<DomainName>, EngineError> {
         Ok(self
-            .inner
-            .store
-            .domains_of_user(user)
+            .user_domains(user)
             .await?
             .into_iter()
             .map(|(_, d)| d)
             .collect())
+    }
+
+    /// The domains of `user` with their ids, from the account cache when it has them.
+    pub(super) async fn user_domains(
+        &self,
+        user: UserId,
+    ) -> Result<crate::account_cache::UserDomains, crate::store::StoreError> {
+        if let Some(domains) = self.inner.accounts.domains(user) {
+            return Ok(domains);
+        }
+        let generation = self.inner.accounts.generation();
+        let domains = self.inner.store.domains_of_user(user).await?;
+        self.inner
+            .accounts
+            .insert_domains(user, domains.clone(), generation);
+        Ok(domains)
     }
 }

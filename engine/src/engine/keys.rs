@@ -114,8 +114,17 @@ impl Engine {
         {
             return Err(EngineError::NotFound(format!("API key {public_id}")));
         }
+        self.account_changed(user).await?;
         self.audit(actor, "key.revoke", public_id, serde_json::json!({}))
             .await
+    }
+
+    /// After a change to `user`'s account or keys: forgets what is cached of them here and on
+    /// every other instance, and tells this instance's open event streams to re-check.
+    pub(super) async fn account_changed(&self, user: UserId) -> Result<(), EngineError> {
+        self.inner.accounts.forget_user(user);
+        let _ = self.inner.account_changes.send(user);
+        Ok(self.inner.store.announce_account_change(user).await?)
     }
 
     /// The key and its enabled user for a key string (seed 000's `api_key`, v1 bearer tokens).
@@ -123,7 +132,20 @@ impl Engine {
         &self,
         key: &str,
     ) -> Result<Result<(ApiKeyInfo, User), AuthFailure>, EngineError> {
-        let Some((info, user)) = self.inner.store.api_key_by_hash(&lookup_hash(key)).await? else {
+        let hash = lookup_hash(key);
+        let cached = self.inner.accounts.get(&hash);
+        let found = match cached {
+            Some(entry) => Some(entry),
+            None => {
+                let generation = self.inner.accounts.generation();
+                let found = self.inner.store.api_key_by_hash(&hash).await?;
+                if let Some(entry) = found.as_ref().filter(|(info, _)| info.revoked_at.is_none()) {
+                    self.inner.accounts.insert(&hash, entry.clone(), generation);
+                }
+                found
+            }
+        };
+        let Some((info, user)) = found else {
             return Ok(Err(AuthFailure::UnknownKey));
         };
         if info.revoked_at.is_some() {
@@ -160,11 +182,6 @@ impl Engine {
     }
 
     pub(super) fn touch_key(&self, key_id: i64) {
-        let store = Arc::clone(&self.inner.store);
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_api_key(key_id, Utc::now()).await {
-                tracing::debug!(%error, "recording key use failed");
-            }
-        });
+        self.inner.key_uses.record(key_id, &self.inner.store);
     }
 }

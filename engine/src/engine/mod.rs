@@ -102,6 +102,10 @@ struct Inner {
     check_budget: RateLimiter<Vec<u8>>,
     /// The user whose sessions, role or enabled flag just changed (open event streams re-check).
     account_changes: broadcast::Sender<UserId>,
+    /// Key uses not yet written.
+    key_uses: Arc<crate::key_uses::KeyUses>,
+    /// Authenticated keys by lookup hash, and users' domains.
+    accounts: crate::account_cache::AccountCache,
 }
 
 /// Lines per second the dashboard's inline validation may check per session.
@@ -196,6 +200,8 @@ impl Engine {
                     burst: CHECK_LINES_BURST,
                 }),
                 account_changes,
+                key_uses: Default::default(),
+                accounts: Default::default(),
             }),
         })
     }
@@ -253,8 +259,19 @@ impl Engine {
 
     /// Acts on what other instances sharing the database announce.
     fn relay(&self, signal: StoreSignal) {
+        let accounts = &self.inner.accounts;
+        if !matches!(signal, StoreSignal::Interrupted) && !accounts.is_armed() {
+            // A notification arrived: the listener is back, changes reach this instance again.
+            accounts.arm(true);
+        }
         match signal {
             StoreSignal::WorkAvailable => self.inner.wake.notify_one(),
+            StoreSignal::AccountChanged { user } => accounts.forget_user(user),
+            StoreSignal::Interrupted => {
+                // What was announced meanwhile is unknown: cache no key, look for work once.
+                accounts.arm(false);
+                self.inner.wake.notify_one();
+            }
             StoreSignal::Progress { origin, events } => {
                 if origin == self.inner.owner {
                     return;
@@ -352,24 +369,31 @@ fn default_instance_name() -> String {
 fn spawn_relay(engine: Engine, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     let span = tracing::info_span!("relay", owner = %engine.inner.owner);
     let run = async move {
+        let accounts = &engine.inner.accounts;
         let mut signals = match engine.inner.store.listen().await {
             Ok(Some(signals)) => signals,
-            Ok(None) => return,
+            Ok(None) => {
+                // The only instance on its database: every change is made here.
+                accounts.arm(true);
+                return;
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot listen for other instances; polling only");
                 return;
             }
         };
-        tracing::info!("listening for work and progress of other instances");
+        tracing::info!("listening for work, progress and account changes of other instances");
+        accounts.arm(true);
         loop {
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => break,
                 signal = signals.recv() => match signal {
                     Some(signal) => engine.relay(signal),
-                    None => return,
+                    None => break,
                 },
             }
         }
+        accounts.arm(false);
     };
     tokio::spawn(tracing::Instrument::instrument(run, span))
 }

@@ -47,7 +47,7 @@ impl Engine {
         if let Some(url) = &submission.callback_url {
             self.inner.callback_policy.resolve(url).await?;
         }
-        let domains = self.inner.store.domains_of_user(user.id).await?;
+        let domains = self.user_domains(user.id).await?;
         let limits = user.quota.resolve(&self.inner.config.quota);
         let day = QuotaDay::containing(now, self.time_zone());
         // Compiling up to 500 regexes takes a while: not on an async worker.
@@ -65,24 +65,17 @@ impl Engine {
             submit::prepare(user, &submission, &domains, limits, &day, now)?
         };
         self.check_groups(&prepared.batch, &domains).await?;
-        let used = self.inner.store.quota_used(user.id, &day.key()).await?;
         if prepared.batch.tasks.is_empty() {
             count_verdicts(submission_source, &prepared.verdicts);
             return Ok(SubmitOutcome {
                 batch_id: None,
                 replayed: false,
                 verdicts: prepared.verdicts,
-                quota: QuotaSnapshot {
-                    day,
-                    limits,
-                    used_before: used,
-                    used,
-                },
+                quota: self.unchanged_quota(user, day, limits).await?,
                 warnings: Vec::new(),
             });
         }
-        let write = self.inner.store.write_batch(&prepared.batch).await?;
-        match write {
+        match self.inner.store.write_batch(&prepared.batch).await? {
             crate::store::BatchWrite::Replayed { batch_id } => {
                 let tasks = self.inner.store.tasks_of_batch(&batch_id).await?;
                 let verdicts = tasks
@@ -97,12 +90,7 @@ impl Engine {
                     batch_id: Some(batch_id),
                     replayed: true,
                     verdicts,
-                    quota: QuotaSnapshot {
-                        day,
-                        limits,
-                        used_before: used,
-                        used,
-                    },
+                    quota: self.unchanged_quota(user, day, limits).await?,
                     warnings: Vec::new(),
                 })
             }
@@ -122,18 +110,16 @@ impl Engine {
                         target: task.target.clone(),
                         result: Ok(submit::AcceptedTask::existing(&task)),
                     }],
-                    quota: QuotaSnapshot {
-                        day,
-                        limits,
-                        used_before: used,
-                        used,
-                    },
+                    quota: self.unchanged_quota(user, day, limits).await?,
                     warnings: Vec::new(),
                 })
             }
-            crate::store::BatchWrite::Written { .. } => {
-                let (used_before, used_after) =
-                    submit::apply_write(&mut prepared, &write).unwrap_or((used, used));
+            crate::store::BatchWrite::Written {
+                verdicts,
+                used_before,
+                used_after,
+            } => {
+                submit::apply_refusals(&mut prepared, &verdicts);
                 count_verdicts(submission_source, &prepared.verdicts);
                 let accepted = prepared.verdicts.iter().any(|v| v.result.is_ok());
                 if accepted {
@@ -154,6 +140,22 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// The quota of a submission that wrote nothing: as it stands.
+    async fn unchanged_quota(
+        &self,
+        user: &User,
+        day: QuotaDay,
+        limits: crate::users::QuotaLimits,
+    ) -> Result<QuotaSnapshot, SubmitError> {
+        let used = self.inner.store.quota_used(user.id, &day.key()).await?;
+        Ok(QuotaSnapshot {
+            day,
+            limits,
+            used_before: used,
+            used,
+        })
     }
 
     /// A warning per accepted kind of target and domain that some of the domain's edges (of the
@@ -230,7 +232,7 @@ impl Engine {
         user: &User,
     ) -> Result<Vec<(crate::target::DomainName, Vec<String>)>, EngineError> {
         let mut choices = Vec::new();
-        for (id, domain) in self.inner.store.domains_of_user(user.id).await? {
+        for (id, domain) in self.user_domains(user.id).await? {
             choices.push((domain, self.inner.store.domain_group_names(id).await?));
         }
         Ok(choices)
@@ -262,7 +264,7 @@ impl Engine {
         {
             return Ok(Err(wait));
         }
-        let domains = self.inner.store.domains_of_user(user.id).await?;
+        let domains = self.user_domains(user.id).await?;
         let checks = self
             .inner
             .cpu

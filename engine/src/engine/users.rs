@@ -95,9 +95,10 @@ impl Engine {
         });
         self.audit(actor, "user.update", &user.username, detail)
             .await?;
-        // Open event streams of the user re-check their session (a new password ends the
-        // sessions opened with the old one, see `session_user`).
-        let _ = self.inner.account_changes.send(user.id);
+        // Cached keys of the user are forgotten everywhere, and open event streams of the user
+        // re-check their session (a new password ends the sessions opened with the old one, see
+        // `session_user`).
+        self.account_changed(user.id).await?;
         Ok(user)
     }
 

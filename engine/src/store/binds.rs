@@ -5,6 +5,8 @@
 //! trait (the counterpart of the row decoders' `Columns`).
 
 use chrono::{DateTime, Utc};
+use sqlx::query_builder::Separated;
+use sqlx::QueryBuilder;
 
 use crate::fleet::{NodeLine, Protocol};
 use crate::store::{
@@ -38,46 +40,50 @@ pub(super) trait Binds<'q>: Sized {
 }
 
 macro_rules! impl_binds {
-    ($query:ty, $($generic:ident)?) => {
-        impl<'q, $($generic)?> Binds<'q> for $query {
+    ([$($generic:tt)*] $query:ty, $bind:ident) => {
+        impl<'q, $($generic)*> Binds<'q> for $query {
             fn int(self, value: i64) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn opt_int(self, value: Option<i64>) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn text(self, value: &'q str) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn opt_text(self, value: Option<&'q str>) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn flag(self, value: bool) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn opt_flag(self, value: Option<bool>) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn bytes(self, value: &'q [u8]) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn owned_text(self, value: String) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
             fn opt_text_owned(self, value: Option<String>) -> Self {
-                self.bind(value)
+                self.$bind(value)
             }
         }
     };
 }
 
-/// Statements of a backend: plain, and decoded into tuples.
+/// Statements of a backend: plain, decoded into tuples, and the rows of a multi-row `VALUES`.
 macro_rules! impl_binds_for {
     ($db:ty) => {
-        impl_binds!(sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,);
+        impl_binds!([] sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>, bind);
         impl_binds!(
-            sqlx::query::QueryAs<'q, $db, O, <$db as sqlx::Database>::Arguments<'q>>,
-            O
+            [O] sqlx::query::QueryAs<'q, $db, O, <$db as sqlx::Database>::Arguments<'q>>,
+            bind
+        );
+        impl_binds!(
+            ['s, 'b] &'s mut sqlx::query_builder::Separated<'b, 'q, $db, &'static str>,
+            push_bind
         );
     };
 }
@@ -266,4 +272,34 @@ where
         "domain {domain_id} or {other}"
     )))?;
     Ok(())
+}
+
+/// `INSERT INTO batches … VALUES …` with a row per batch, in `DB`'s placeholders.
+pub(super) fn batch_rows<'q, DB>(batches: &[&'q NewBatch]) -> QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    for<'s, 'b> &'s mut Separated<'b, 'q, DB, &'static str>: Binds<'q>,
+{
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO batches
+            (id, user_id, api_key_id, source, idempotency_key, callback_url, created_at) ",
+    );
+    insert.push_values(batches, |mut row, batch| {
+        new_batch(&mut row, batch);
+    });
+    insert
+}
+
+/// `INSERT INTO audit_log … VALUES …` with a row per entry, in `DB`'s placeholders.
+pub(super) fn audit_rows<'q, DB>(entries: &[&'q AuditEntry]) -> QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    for<'s, 'b> &'s mut Separated<'b, 'q, DB, &'static str>: Binds<'q>,
+{
+    let mut insert =
+        QueryBuilder::new("INSERT INTO audit_log (at, actor_id, actor, action, subject, detail) ");
+    insert.push_values(entries, |mut row, entry| {
+        audit_entry(&mut row, entry);
+    });
+    insert
 }

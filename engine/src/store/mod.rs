@@ -4,11 +4,13 @@
 //! What is not SQL (decoding rows, planning claims and batch writes) is written once, beside the
 //! backends. No SQL lives outside this module.
 
+mod batch_write;
 mod binds;
 mod claim;
 mod columns;
-mod plan;
+mod group_commit;
 mod postgres;
+mod requeue;
 mod rows;
 mod sqlite;
 mod task_list;
@@ -57,6 +59,9 @@ pub enum StoreError {
     /// The task running a transaction panicked or was stopped.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The database was busy, locked or unreachable for the transaction this write was in.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -65,6 +70,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         let error = match self {
             StoreError::Open(error) | StoreError::Query(error) => error,
+            StoreError::Unavailable(_) => return true,
             _ => return false,
         };
         match error {
@@ -87,6 +93,13 @@ impl StoreError {
 pub enum StoreSignal {
     /// Tasks may be claimable: look for work now.
     WorkAvailable,
+    /// A user's account or API keys changed: what is cached of them is out of date.
+    AccountChanged {
+        /// The user.
+        user: crate::users::UserId,
+    },
+    /// The notifications were interrupted: what was announced meanwhile is unknown.
+    Interrupted,
     /// Progress written by instance `origin`.
     Progress {
         /// The instance that wrote it.

@@ -290,6 +290,11 @@ pub trait Signals: Send + Sync {
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<StoreSignal>>> {
         Ok(None)
     }
+    /// Tells the other instances that `user`'s account or keys changed.
+    async fn announce_account_change(&self, user: UserId) -> StoreResult<()> {
+        let _ = user;
+        Ok(())
+    }
     /// Tells the other instances about progress this one (`origin`) wrote.
     async fn announce_progress(&self, origin: &str, events: &[ProgressEvent]) -> StoreResult<()> {
         let _ = (origin, events);

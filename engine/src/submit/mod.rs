@@ -3,7 +3,7 @@
 
 mod prepare;
 
-pub(crate) use self::prepare::{apply_write, prepare, Prepared};
+pub(crate) use self::prepare::{apply_refusals, prepare, Prepared};
 pub use self::prepare::{check_lines, dedupe, domain_for, LineCheck};
 
 use chrono::{DateTime, Utc};

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AcceptedTask, Refusal, Submission, SubmitError, TargetVerdict, MAX_GROUPS};
 use crate::ids::{BatchId, TaskId};
-use crate::quota::QuotaUsage;
-use crate::store::{AuditEntry, BatchWrite, NewBatch, NewTask, StoreRefusal};
+use crate::store::{AuditEntry, NewBatch, NewTask, StoreRefusal};
 use crate::target::{DomainName, PurgeMode, Target, TargetKind};
 use crate::time::QuotaDay;
 use crate::users::{QuotaLimits, User};
@@ -226,19 +225,8 @@ fn kind_counts(tasks: &[NewTask]) -> serde_json::Map<String, serde_json::Value> 
     counts
 }
 
-/// Applies what the store decided to the verdicts.
-pub(crate) fn apply_write(
-    prepared: &mut Prepared,
-    write: &BatchWrite,
-) -> Option<(QuotaUsage, QuotaUsage)> {
-    let BatchWrite::Written {
-        verdicts,
-        used_before,
-        used_after,
-    } = write
-    else {
-        return None;
-    };
+/// Marks the targets the store refused (`verdicts`, per task of the batch: `None` accepted).
+pub(crate) fn apply_refusals(prepared: &mut Prepared, verdicts: &[Option<StoreRefusal>]) {
     for (task_index, refusal) in verdicts.iter().enumerate() {
         if let Some(refusal) = refusal {
             let verdict = &mut prepared.verdicts[prepared.task_verdicts[task_index]];
@@ -248,7 +236,6 @@ pub(crate) fn apply_write(
             });
         }
     }
-    Some((*used_before, *used_after))
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Limits that concurrent requests must not pass together, and what is stored once.
 
-use engine::fleet::Protocol;
 use engine::submit::{Source, Submission};
 use engine::target::TargetKind;
 use engine::users::Role;
@@ -44,15 +43,7 @@ async fn concurrent_key_creations_stop_exactly_at_the_cap(backend: Backend) {
 }
 
 async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend) {
-    let t = test_engine(backend).await;
-    let user = t
-        .developer_with_fleet(
-            "dev",
-            "www.example.com",
-            Protocol::Varnish,
-            &[refusing_addr()],
-        )
-        .await;
+    let (t, user) = engine_with_developer(backend).await;
     let callback = format!("http://127.0.0.1:9/{}", "c".repeat(1900));
     let targets = (0..200)
         .map(|n| (TargetKind::Url, format!("http://www.example.com/{n}.png")))
@@ -94,20 +85,7 @@ async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend
 
 /// The one integer `sql` selects, read straight from the database.
 async fn count(url: &str, sql: &str) -> i64 {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let mut db = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut db)
-            .await
-            .expect("count")
-    } else {
-        let mut db = sqlx::PgConnection::connect(url).await.expect("postgres");
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut db)
-            .await
-            .expect("count")
-    }
+    raw_sql(url, sql).await.expect("a count")
 }
 
 on_both_stores! {

@@ -4,8 +4,10 @@
 
 mod support;
 
+mod account_cache;
 mod fanout;
 mod faults;
+mod group_commit;
 mod instances;
 mod limits;
 mod real_edges;

@@ -196,15 +196,7 @@ async fn a_warming_fetch_that_fails_leaves_the_purge_confirmed_and_names_the_nod
 }
 
 async fn prefetches_count_on_their_own_quota_and_are_not_purges(backend: Backend) {
-    let t = test_engine(backend).await;
-    let user = t
-        .developer_with_fleet(
-            "dev",
-            "www.example.com",
-            Protocol::Varnish,
-            &[refusing_addr()],
-        )
-        .await;
+    let (t, user) = engine_with_developer(backend).await;
     let user = t
         .engine
         .set_quota(

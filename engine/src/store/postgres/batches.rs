@@ -1,18 +1,21 @@
-//! Writing submissions with their quota use, in one transaction, on PostgreSQL.
+//! Writing submissions with their quota use on PostgreSQL: groups of them, each in one
+//! transaction.
 //!
 //! Concurrent submissions of one user (from any instance) serialize on that user's row
-//! (`SELECT … FOR UPDATE`), so the quota check and the insert see each other exactly.
+//! (`SELECT … FOR UPDATE`, a group's users locked in id order so that two instances' groups
+//! cannot deadlock), so the quota check and the insert see each other exactly.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tracing::instrument;
 
 use super::PgStore;
 use crate::ids::BatchId;
 use crate::quota::QuotaUsage;
-use crate::store::plan::{self, BatchTx};
+use crate::store::batch_write::{self, BatchTx};
+use crate::store::group_commit::GroupWriter;
 use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::AuditEntry;
 use crate::store::{binds, BatchRecord, BatchStore, BatchWrite, NewBatch, NewTask};
@@ -22,27 +25,47 @@ use crate::tasks::TaskRecord;
 use crate::time::to_millis;
 use crate::users::UserId;
 
+/// Batch and audit rows per `INSERT` (7 and 6 values each, under PostgreSQL's 65 535).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// The writer of groups of batches, on one connection of the pool at a time.
+#[derive(Debug)]
+pub(super) struct BatchWriter {
+    /// The pool.
+    pub pool: PgPool,
+}
+
+#[async_trait]
+impl GroupWriter for BatchWriter {
+    #[instrument(level = "debug", skip_all, fields(batches = batches.len()), err(level = "info"))]
+    async fn write_group(&self, batches: &[NewBatch]) -> StoreResult<Vec<BatchWrite>> {
+        let mut users: Vec<i64> = batches.iter().map(|b| b.user_id.0).collect();
+        users.sort_unstable();
+        users.dedup();
+        let mut tx = self.pool.begin().await?;
+        let lock = sqlx::query_as("SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+        let locked: Vec<(i64,)> = lock.bind(&users).fetch_all(&mut *tx).await?;
+        if locked.len() != users.len() {
+            let missing = users.iter().find(|id| !locked.contains(&(**id,)));
+            return Err(StoreError::NotFound(format!(
+                "user {}",
+                missing.unwrap_or(&0)
+            )));
+        }
+        let writes = batch_write::write_batches(&mut *tx, batches).await?;
+        if batch_write::queued_work(&writes) {
+            super::work::notify_work(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(writes)
+    }
+}
+
 #[async_trait]
 impl BatchStore for PgStore {
     #[instrument(skip_all, fields(batch = %batch.id), err(level = "info"))]
     async fn write_batch(&self, batch: &NewBatch) -> StoreResult<BatchWrite> {
-        let batch = batch.clone();
-        self.transaction(move |tx| {
-            Box::pin(async move {
-                let lock = sqlx::query_as("SELECT id FROM users WHERE id = $1 FOR UPDATE");
-                let locked: Option<(i64,)> =
-                    lock.bind(batch.user_id.0).fetch_optional(&mut *tx).await?;
-                if locked.is_none() {
-                    return Err(StoreError::NotFound(format!("user {}", batch.user_id.0)));
-                }
-                let write = plan::write_batch(tx, &batch).await?;
-                if plan::queued_work(&write) {
-                    super::work::notify_work(tx).await?;
-                }
-                Ok(write)
-            })
-        })
-        .await
+        self.batches.write(batch.clone()).await
     }
 
     #[instrument(skip(self), err)]
@@ -117,61 +140,95 @@ impl BatchTx for PgConnection {
         Ok(rows::usage(found))
     }
 
-    async fn insert_batch(&mut self, batch: &NewBatch) -> StoreResult<()> {
-        let query = sqlx::query(
-            "INSERT INTO batches
-                (id, user_id, api_key_id, source, idempotency_key, callback_url, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        );
-        binds::new_batch(query, batch).execute(self).await?;
+    async fn insert_batches(&mut self, batches: &[&NewBatch]) -> StoreResult<()> {
+        for chunk in batches.chunks(ROWS_PER_INSERT) {
+            let mut insert = binds::batch_rows::<Postgres>(chunk);
+            insert.build().execute(&mut *self).await?;
+        }
         Ok(())
     }
 
-    async fn insert_tasks(&mut self, batch: &NewBatch, tasks: &[&NewTask]) -> StoreResult<()> {
-        // One statement for the whole batch: arrays unnested into rows.
-        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-        let domains: Vec<i64> = tasks.iter().map(|t| t.domain_id).collect();
-        let kinds: Vec<&str> = tasks.iter().map(|t| t.kind.as_str()).collect();
-        let targets: Vec<&str> = tasks.iter().map(|t| t.target.as_str()).collect();
-        let hosts: Vec<Option<&str>> = tasks.iter().map(|t| t.host.as_deref()).collect();
+    async fn insert_tasks(&mut self, tasks: &[(&NewBatch, &NewTask)]) -> StoreResult<()> {
+        // One statement for the whole group: arrays unnested into rows.
+        let column = |value: fn(&NewBatch, &NewTask) -> Option<String>| -> Vec<Option<String>> {
+            tasks
+                .iter()
+                .map(|(batch, task)| value(batch, task))
+                .collect()
+        };
+        let ids = column(|_, t| Some(t.id.as_str().to_owned()));
+        let batch_ids = column(|b, _| Some(b.id.as_str().to_owned()));
+        let kinds = column(|_, t| Some(t.kind.as_str().to_owned()));
+        let targets = column(|_, t| Some(t.target.clone()));
+        let client_ids = column(|b, _| b.client_task_id.clone());
+        let callback_states = column(|b, _| rows::new_callback_state(b).map(str::to_owned));
+        let hosts = column(|_, t| t.host.clone());
+        let modes = column(|b, _| Some(b.mode.as_str().to_owned()));
+        let groups = column(|b, _| rows::joined_names(&b.groups));
+        let users: Vec<i64> = tasks.iter().map(|(b, _)| b.user_id.0).collect();
+        let domains: Vec<i64> = tasks.iter().map(|(_, t)| t.domain_id).collect();
+        let created: Vec<i64> = tasks.iter().map(|(b, _)| to_millis(b.created_at)).collect();
+        let url = |t: &NewTask| t.kind == TargetKind::Url;
+        let verify: Vec<bool> = tasks.iter().map(|(b, t)| b.verify && url(t)).collect();
+        let prefetch: Vec<bool> = tasks
+            .iter()
+            .map(|(b, t)| b.prefetch_after && url(t))
+            .collect();
         let query = sqlx::query(
             "INSERT INTO tasks (id, batch_id, user_id, domain_id, kind, target, client_task_id,
                                 status, created_at, callback_state, host, mode, groups,
                                 verify, prefetch_after)
-             SELECT id, $1, $2, domain_id, kind, target, $3, 'created', $4, $5, host, $11, $12,
-                    $13 AND kind = 'url', $14 AND kind = 'url'
-             FROM UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
-                  WITH ORDINALITY AS n (id, domain_id, kind, target, host, ord)
+             SELECT id, batch_id, user_id, domain_id, kind, target, client_task_id, 'created',
+                    created_at, callback_state, host, mode, groups, verify, prefetch_after
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                         $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[],
+                         $11::text[], $12::text[], $13::bool[], $14::bool[])
+                  WITH ORDINALITY AS n (id, batch_id, user_id, domain_id, kind, target,
+                                        client_task_id, created_at, callback_state, host, mode,
+                                        groups, verify, prefetch_after, ord)
              ORDER BY ord",
         );
-        let query = query.bind(batch.id.as_str()).bind(batch.user_id.0);
         let query = query
-            .bind(&batch.client_task_id)
-            .bind(to_millis(batch.created_at));
-        let query = query.bind(rows::new_callback_state(batch));
-        let query = query.bind(&ids).bind(&domains);
-        let query = query.bind(&kinds).bind(&targets).bind(&hosts);
-        let query = query.bind(batch.mode.as_str());
-        let query = query.bind(rows::joined_names(&batch.groups));
-        let query = query.bind(batch.verify).bind(batch.prefetch_after);
+            .bind(&ids)
+            .bind(&batch_ids)
+            .bind(&users)
+            .bind(&domains);
+        let query = query
+            .bind(&kinds)
+            .bind(&targets)
+            .bind(&client_ids)
+            .bind(&created);
+        let query = query
+            .bind(&callback_states)
+            .bind(&hosts)
+            .bind(&modes)
+            .bind(&groups);
+        let query = query.bind(&verify).bind(&prefetch);
         query.execute(self).await?;
         Ok(())
     }
 
-    async fn add_usage(&mut self, batch: &NewBatch, kind: TargetKind, by: u32) -> StoreResult<()> {
+    async fn add_usage(
+        &mut self,
+        user: UserId,
+        day: &str,
+        kind: TargetKind,
+        by: u32,
+    ) -> StoreResult<()> {
         let query = sqlx::query(
             "INSERT INTO quota_usage (user_id, day, kind, used) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, day, kind) DO UPDATE SET used = quota_usage.used + excluded.used",
         );
-        let query = query
-            .bind(batch.user_id.0)
-            .bind(&batch.day)
-            .bind(kind.as_str());
+        let query = query.bind(user.0).bind(day).bind(kind.as_str());
         query.bind(i64::from(by)).execute(self).await?;
         Ok(())
     }
 
-    async fn audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
-        super::audit::append(self, entry).await
+    async fn audit(&mut self, entries: &[&AuditEntry]) -> StoreResult<()> {
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut insert = binds::audit_rows::<Postgres>(chunk);
+            insert.build().execute(&mut *self).await?;
+        }
+        Ok(())
     }
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use super::group_commit::GroupCommit;
 use super::StoreError;
 
 /// Connections per instance unless the URL says otherwise (`?max_connections=N`).
@@ -32,6 +33,8 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Submissions, committed in groups.
+    batches: GroupCommit,
 }
 
 impl PgStore {
@@ -48,7 +51,8 @@ impl PgStore {
             .connect_with(options.application_name("purger"))
             .await
             .map_err(StoreError::Open)?;
-        Ok(Self { pool })
+        let batches = GroupCommit::start(batches::BatchWriter { pool: pool.clone() });
+        Ok(Self { pool, batches })
     }
 
     /// Runs `work` in a transaction detached from the caller (see

@@ -1,5 +1,6 @@
 //! `LISTEN/NOTIFY` between instances sharing one database: new work wakes idle dispatchers at
-//! once, and progress written by one instance reaches browsers connected to another.
+//! once, progress written by one instance reaches browsers connected to another, and a changed
+//! account or key is forgotten by every instance's key cache.
 
 use std::time::Duration;
 
@@ -12,11 +13,14 @@ use tracing::instrument;
 use super::PgStore;
 use crate::store::{Signals, StoreError, StoreSignal};
 use crate::tasks::ProgressEvent;
+use crate::users::UserId;
 
 /// Notified (empty payload) when tasks become claimable: accepted, retried or released.
 pub(super) const WORK_CHANNEL: &str = "purger_work";
 /// Notified with [`ProgressPayload`] JSON after an instance writes progress.
 pub(super) const PROGRESS_CHANNEL: &str = "purger_progress";
+/// Notified with the user id after a user's account or API keys change.
+const ACCOUNTS_CHANNEL: &str = "purger_accounts";
 /// NOTIFY payloads must stay below 8000 bytes; events are sent in chunks of this many.
 const EVENTS_PER_PAYLOAD: usize = 20;
 
@@ -33,6 +37,16 @@ impl Signals for PgStore {
     async fn listen(&self) -> Result<Option<mpsc::Receiver<StoreSignal>>, StoreError> {
         let listener = PgListener::connect_with(&self.pool).await?;
         Ok(Some(forward(listener).await?))
+    }
+
+    #[instrument(level = "debug", skip(self), err)]
+    async fn announce_account_change(&self, user: UserId) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ACCOUNTS_CHANNEL)
+            .bind(user.0.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     #[instrument(level = "debug", skip(self, events), fields(events = events.len()), err)]
@@ -61,7 +75,7 @@ impl Signals for PgStore {
 /// dropped.
 async fn forward(mut listener: PgListener) -> Result<mpsc::Receiver<StoreSignal>, StoreError> {
     listener
-        .listen_all([WORK_CHANNEL, PROGRESS_CHANNEL])
+        .listen_all([WORK_CHANNEL, PROGRESS_CHANNEL, ACCOUNTS_CHANNEL])
         .await?;
     let (sender, receiver) = mpsc::channel(1024);
     tokio::spawn(async move {
@@ -79,17 +93,26 @@ async fn forward(mut listener: PgListener) -> Result<mpsc::Receiver<StoreSignal>
                         }
                     }
                 }
+                Ok(Some(notification)) if notification.channel() == ACCOUNTS_CHANNEL => {
+                    match notification.payload().parse() {
+                        Ok(id) => StoreSignal::AccountChanged { user: UserId(id) },
+                        Err(_) => {
+                            tracing::warn!("ignoring a malformed account notification");
+                            continue;
+                        }
+                    }
+                }
                 Ok(Some(_)) => StoreSignal::WorkAvailable,
                 // The connection was lost and is re-established on the next call; whatever
-                // was notified meanwhile is unknown, so look for work once.
+                // was notified meanwhile is unknown.
                 Ok(None) => {
                     tracing::warn!("database notifications interrupted; reconnecting");
-                    StoreSignal::WorkAvailable
+                    StoreSignal::Interrupted
                 }
                 Err(error) => {
                     tracing::warn!(%error, "listening for database notifications failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    StoreSignal::WorkAvailable
+                    StoreSignal::Interrupted
                 }
             };
             if sender.send(signal).await.is_err() {

@@ -1,15 +1,16 @@
-//! Writing submissions with their quota use, in one transaction.
+//! Writing submissions with their quota use: groups of them, each in one transaction.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
 use super::SqliteStore;
 use crate::ids::BatchId;
 use crate::quota::QuotaUsage;
-use crate::store::plan::{self, BatchTx};
+use crate::store::batch_write::{self, BatchTx};
+use crate::store::group_commit::GroupWriter;
 use crate::store::rows::{self, TASK_COLUMNS};
 use crate::store::AuditEntry;
 use crate::store::{binds, BatchRecord, BatchStore, BatchWrite, NewBatch, NewTask, StoreResult};
@@ -20,14 +21,32 @@ use crate::users::UserId;
 
 /// Task rows per `INSERT` (15 values each, well under SQLite's 32 766 placeholders).
 const TASK_ROWS_PER_INSERT: usize = 250;
+/// Batch and audit rows per `INSERT` (7 and 6 values each).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// The writer of groups of batches, on the one writer connection.
+#[derive(Debug)]
+pub(super) struct BatchWriter {
+    /// The writer pool.
+    pub writer: SqlitePool,
+}
+
+#[async_trait]
+impl GroupWriter for BatchWriter {
+    #[instrument(level = "debug", skip_all, fields(batches = batches.len()), err(level = "info"))]
+    async fn write_group(&self, batches: &[NewBatch]) -> StoreResult<Vec<BatchWrite>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let writes = batch_write::write_batches(&mut *tx, batches).await?;
+        tx.commit().await?;
+        Ok(writes)
+    }
+}
 
 #[async_trait]
 impl BatchStore for SqliteStore {
     #[instrument(skip_all, fields(batch = %batch.id), err(level = "info"))]
     async fn write_batch(&self, batch: &NewBatch) -> StoreResult<BatchWrite> {
-        let batch = batch.clone();
-        self.transaction(move |tx| Box::pin(async move { plan::write_batch(tx, &batch).await }))
-            .await
+        self.batches.write(batch.clone()).await
     }
 
     #[instrument(skip(self), err)]
@@ -112,17 +131,15 @@ impl BatchTx for SqliteConnection {
         Ok(rows::usage(found))
     }
 
-    async fn insert_batch(&mut self, batch: &NewBatch) -> StoreResult<()> {
-        let query = sqlx::query(
-            "INSERT INTO batches
-                (id, user_id, api_key_id, source, idempotency_key, callback_url, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        );
-        binds::new_batch(query, batch).execute(self).await?;
+    async fn insert_batches(&mut self, batches: &[&NewBatch]) -> StoreResult<()> {
+        for chunk in batches.chunks(ROWS_PER_INSERT) {
+            let mut insert = binds::batch_rows::<Sqlite>(chunk);
+            insert.build().execute(&mut *self).await?;
+        }
         Ok(())
     }
 
-    async fn insert_tasks(&mut self, batch: &NewBatch, tasks: &[&NewTask]) -> StoreResult<()> {
+    async fn insert_tasks(&mut self, tasks: &[(&NewBatch, &NewTask)]) -> StoreResult<()> {
         // A few multi-row statements rather than one round trip to the database thread per task.
         for chunk in tasks.chunks(TASK_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
@@ -130,9 +147,7 @@ impl BatchTx for SqliteConnection {
                                     status, created_at, callback_state, host, mode, groups,
                                     verify, prefetch_after) ",
             );
-            let groups = rows::joined_names(&batch.groups);
-            let callback_state = rows::new_callback_state(batch);
-            insert.push_values(chunk, |mut row, task| {
+            insert.push_values(chunk, |mut row, (batch, task)| {
                 row.push_bind(task.id.as_str())
                     .push_bind(batch.id.as_str())
                     .push_bind(batch.user_id.0)
@@ -142,10 +157,10 @@ impl BatchTx for SqliteConnection {
                     .push_bind(batch.client_task_id.as_deref())
                     .push_bind("created")
                     .push_bind(to_millis(batch.created_at))
-                    .push_bind(callback_state)
+                    .push_bind(rows::new_callback_state(batch))
                     .push_bind(task.host.as_deref())
                     .push_bind(batch.mode.as_str())
-                    .push_bind(groups.clone())
+                    .push_bind(rows::joined_names(&batch.groups))
                     .push_bind(batch.verify && task.kind == TargetKind::Url)
                     .push_bind(batch.prefetch_after && task.kind == TargetKind::Url);
             });
@@ -154,20 +169,27 @@ impl BatchTx for SqliteConnection {
         Ok(())
     }
 
-    async fn add_usage(&mut self, batch: &NewBatch, kind: TargetKind, by: u32) -> StoreResult<()> {
+    async fn add_usage(
+        &mut self,
+        user: UserId,
+        day: &str,
+        kind: TargetKind,
+        by: u32,
+    ) -> StoreResult<()> {
         let query = sqlx::query(
             "INSERT INTO quota_usage (user_id, day, kind, used) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (user_id, day, kind) DO UPDATE SET used = used + excluded.used",
         );
-        let query = query
-            .bind(batch.user_id.0)
-            .bind(&batch.day)
-            .bind(kind.as_str());
+        let query = query.bind(user.0).bind(day).bind(kind.as_str());
         query.bind(i64::from(by)).execute(self).await?;
         Ok(())
     }
 
-    async fn audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
-        super::audit::append(self, entry).await
+    async fn audit(&mut self, entries: &[&AuditEntry]) -> StoreResult<()> {
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut insert = binds::audit_rows::<Sqlite>(chunk);
+            insert.build().execute(&mut *self).await?;
+        }
+        Ok(())
     }
 }

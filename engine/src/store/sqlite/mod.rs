@@ -5,6 +5,7 @@
 mod audit;
 mod batches;
 mod callbacks;
+mod checkpoint;
 mod domains;
 mod fleet;
 mod keys;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::group_commit::GroupCommit;
 use super::{Signals, StoreError};
 
 /// A [`Store`](super::Store) on a SQLite database file.
@@ -33,6 +35,10 @@ use super::{Signals, StoreError};
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Submissions, committed in groups on the writer connection.
+    batches: GroupCommit,
+    /// Held while the store is: the checkpoint task stops once it is dropped.
+    _alive: std::sync::Arc<()>,
 }
 
 impl SqliteStore {
@@ -55,7 +61,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(15))
-            .connect_with(options.clone())
+            // Checkpoints run beside the writer (see `checkpoint`), not in its commits.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(StoreError::Open)?;
         let reader = SqlitePoolOptions::new()
@@ -63,7 +70,17 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Open)?;
-        Ok(Self { writer, reader })
+        let batches = GroupCommit::start(batches::BatchWriter {
+            writer: writer.clone(),
+        });
+        let alive = std::sync::Arc::new(());
+        checkpoint::spawn(reader.clone(), std::sync::Arc::downgrade(&alive));
+        Ok(Self {
+            writer,
+            reader,
+            batches,
+            _alive: alive,
+        })
     }
 
     /// Runs `work` in a write transaction that holds SQLite's write lock from its first

@@ -137,7 +137,7 @@ impl WorkQueue for SqliteStore {
                     return Ok(false);
                 };
                 let failures = tx.failures_of(&task_id).await?;
-                let Some(requeue) = crate::store::plan::requeue(&rows::task(&row)?, &failures)
+                let Some(requeue) = crate::store::requeue::requeue(&rows::task(&row)?, &failures)
                 else {
                     return Ok(false);
                 };

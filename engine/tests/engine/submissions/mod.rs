@@ -4,7 +4,6 @@ mod kinds;
 
 use std::sync::Arc;
 
-use engine::fleet::Protocol;
 use engine::submit::{Refusal, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::users::{QuotaOverrides, User};
@@ -30,16 +29,7 @@ fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
 }
 
 async fn setup(backend: Backend) -> (TestEngine, User) {
-    let t = test_engine(backend).await;
-    let user = t
-        .developer_with_fleet(
-            "dev",
-            "www.example.com",
-            Protocol::Varnish,
-            &[refusing_addr()],
-        )
-        .await;
-    (t, user)
+    engine_with_developer(backend).await
 }
 
 async fn with_quota(t: &TestEngine, user: &User, quota: QuotaOverrides) -> User {
@@ -339,15 +329,7 @@ async fn fifty_concurrent_submitters_on_two_instances_spend_exactly_the_limit(ba
         t.engine.quota_status(&user).await.expect("quota").used.url,
         100
     );
-    let stored = t
-        .engine
-        .list_tasks(&engine::store::TaskFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    assert_eq!(stored.len(), 100);
+    assert_eq!(t.all_tasks().await.len(), 100);
 }
 
 async fn the_history_text_filter_finds_substrings_short_and_long(backend: Backend) {

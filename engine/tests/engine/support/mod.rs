@@ -133,9 +133,35 @@ pub async fn test_engine(backend: Backend) -> TestEngine {
     engine_with(backend, |_| {}).await
 }
 
+/// An engine with the developer `dev`, who may purge www.example.com, served by one edge that
+/// refuses connections (for tests of what is accepted, with the workers not started).
+pub async fn engine_with_developer(backend: Backend) -> (TestEngine, engine::users::User) {
+    let t = test_engine(backend).await;
+    let user = t
+        .developer_with_fleet(
+            "dev",
+            "www.example.com",
+            Protocol::Varnish,
+            &[refusing_addr()],
+        )
+        .await;
+    (t, user)
+}
+
 impl TestEngine {
     pub fn database_url(&self) -> String {
         self.url.clone()
+    }
+
+    /// Every task stored (up to 1000), newest first.
+    pub async fn all_tasks(&self) -> Vec<engine::tasks::TaskRecord> {
+        self.engine
+            .list_tasks(&engine::store::TaskFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
     }
 
     /// Submits one `target` as `user` and waits for its task's report (the workers must run).
@@ -552,4 +578,23 @@ pub async fn finished_report(
     })
     .await;
     engine.task_report(record).await.expect("report")
+}
+
+/// Runs `sql` straight on the database at `url`, behind the engine's back; the integer in the
+/// first column of its first row, when it returns rows.
+pub async fn raw_sql(url: &str, sql: &str) -> Option<i64> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
+        sqlx::query_scalar(sql)
+            .fetch_optional(&mut db)
+            .await
+            .expect("sql")
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.expect("postgres");
+        sqlx::query_scalar(sql)
+            .fetch_optional(&mut db)
+            .await
+            .expect("sql")
+    }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod fleet;
 mod scenarios;
+mod single_urls;
 
 use std::io::Write;
 use std::time::Duration;
@@ -31,6 +32,19 @@ pub struct BenchArgs {
     /// First port of the simulated edges.
     #[arg(long, default_value_t = 21000)]
     pub edge_port: u16,
+    /// wrk connections of the single-URL scenario (seed 000, one new URL per request).
+    #[arg(long, default_value_t = 200)]
+    pub single_url_clients: usize,
+    /// Seconds of each single-URL run.
+    #[arg(long, default_value_t = 15)]
+    pub single_url_seconds: u64,
+    /// A PostgreSQL server whose user may create databases: the single-URL scenario also runs
+    /// on a fresh database there (dropped afterwards).
+    #[arg(long, env = "PURGER_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// Runs the single-URL scenario alone.
+    #[arg(long)]
+    pub single_urls_only: bool,
 }
 
 /// Latency percentiles of a set of samples.
@@ -95,6 +109,11 @@ pub struct BenchReport {
     pub history_bytes_per_task: Option<f64>,
     /// 5. Database bytes per finished bulk task (1000 nodes each).
     pub bulk_bytes_per_task: Option<f64>,
+    /// 6. Single-URL seed-000 submissions, workers off, on SQLite.
+    pub single_urls_sqlite: Option<single_urls::SingleUrls>,
+    /// 6. The same on PostgreSQL, when a server was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub single_urls_postgres: Option<single_urls::SingleUrls>,
 }
 
 /// Runs every scenario and prints the figures as they come.
@@ -112,6 +131,11 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
             .unwrap_or(1),
         fleet::memory_summary()
     ));
+
+    if args.single_urls_only {
+        single_urls::measure(&args, &mut report, &say).await?;
+        return finish(report, json);
+    }
 
     let seed = scenarios::seed(&args).await?;
     say(format!("1. seed scenario, 1 URL → 301 edges via /api/purge + /api/q polled every 2 ms: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} runs", seed.p50_ms, seed.p99_ms, seed.max_ms, seed.n));
@@ -195,6 +219,13 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
     say(format!("   p99 per filter: {}", per_filter.join(", ")));
     report.history_list = Some(history.list);
     report.history_bytes_per_task = Some(history.bytes_per_task);
+
+    single_urls::measure(&args, &mut report, &say).await?;
+    finish(report, json)
+}
+
+/// Prints the report as one JSON line when asked, and returns it.
+fn finish(report: BenchReport, json: bool) -> anyhow::Result<BenchReport> {
     if json {
         let _ = writeln!(
             std::io::stdout().lock(),
