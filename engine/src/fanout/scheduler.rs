@@ -87,6 +87,8 @@ struct State {
     flush_not_before: Option<Instant>,
     /// When the last progress write started.
     last_write: Option<Instant>,
+    /// Confirmations not yet added to the node request metric.
+    confirmed_unreported: u64,
 }
 
 /// Progress of running tasks is written at most this often; a finished task is written at once.
@@ -137,13 +139,18 @@ impl Scheduler {
                 _ = shutdown.changed() => break,
                 // Every reply that is already there is taken before dispatching again.
                 _ = replies.recv_many(&mut answered, REPLY_BATCH) => {
+                    let now = Utc::now();
                     for (ticket, reply) in answered.drain(..) {
+                        // The node's request is still the one its reply answers: a node has one
+                        // request of a task out at a time, and only its reply moves it on.
                         let outcome = st.runs.get(&ticket.key).and_then(|run| {
                             let node = &run.nodes[ticket.index as usize];
                             run.request_for(ticket.index).map(|request| NodeOutcome::of(&node.protocol, request, reply))
                         });
-                        self.complete(&mut st, &mut retries, &policy, ticket, outcome);
+                        self.complete(&mut st, &mut retries, &policy, ticket, outcome, now);
                     }
+                    let confirmed = std::mem::take(&mut st.confirmed_unreported);
+                    metrics::counter!("purger_node_requests_total", "outcome" => "confirmed").increment(confirmed);
                 }
                 result = async { writing.as_mut().expect("guarded").await }, if writing.is_some() => {
                     writing = None;
@@ -317,7 +324,7 @@ impl Scheduler {
                 retryable: false,
                 detail: super::run::CANNOT_EXPRESS.into(),
             };
-            self.complete(st, retries, policy, ticket, Some(outcome));
+            self.complete(st, retries, policy, ticket, Some(outcome), Utc::now());
         }
     }
 
@@ -329,6 +336,7 @@ impl Scheduler {
         policy: &RetryPolicy,
         done: Ticket,
         outcome: Option<NodeOutcome>,
+        now: chrono::DateTime<Utc>,
     ) {
         st.in_flight = st.in_flight.saturating_sub(1);
         st.slots.answered(done.slot);
@@ -350,18 +358,16 @@ impl Scheduler {
             NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => None,
             NodeOutcome::Failed { reason, .. } => Some(reason.as_str()),
         };
-        self.health.record(node_id, failure, Utc::now());
+        self.health.record(node_id, failure, now);
         match &outcome {
-            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => {
-                metrics::counter!("purger_node_requests_total", "outcome" => "confirmed")
-                    .increment(1)
-            }
+            // Counted once per batch of replies.
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => st.confirmed_unreported += 1,
             NodeOutcome::Failed { reason, detail, .. } => {
                 metrics::counter!("purger_node_requests_total", "outcome" => reason.as_str().to_owned()).increment(1);
                 tracing::debug!(task = %run.task.id, node = %node_addr, reason = reason.as_str(), %detail, "edge request failed");
             }
         }
-        match run.record(done.index, outcome, policy, Utc::now()) {
+        match run.record(done.index, outcome, policy, now) {
             Recorded::RetryAt(at) => retries.push(Reverse((at, done.key, done.index))),
             Recorded::Again => {
                 let user = run.task.user_id;

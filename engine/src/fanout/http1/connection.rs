@@ -22,6 +22,9 @@ const READ_CHUNK: usize = 8 * 1024;
 /// An answer's head longer than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
 
+/// A deadline that never comes, for a timer with nothing to time.
+const FAR: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// A request written and not answered yet.
 struct Sent<T> {
     job: Job<T>,
@@ -47,7 +50,7 @@ enum Read {
     Ended(Option<io::Error>),
     /// The oldest request waited longer than the request timeout.
     TimedOut,
-    /// New requests are queued and there is room for them.
+    /// New requests are queued and there is room for them, or the timer was early: look again.
     Work,
     /// The client is gone.
     Stop,
@@ -63,6 +66,9 @@ pub(super) async fn run<T: Send + 'static>(
     let mut link: Option<Link> = None;
     let mut sent: VecDeque<Sent<T>> = VecDeque::new();
     let mut fresh: Vec<Job<T>> = Vec::new();
+    // Follows the oldest request's deadline lazily: it may fire early (then it is set again),
+    // never late, and it is not reset for every answer.
+    let mut timer = std::pin::pin!(sleep_until(Instant::now() + FAR));
     loop {
         let depth = node.depth(&settings);
         node.take(depth.saturating_sub(sent.len()), &mut fresh);
@@ -113,9 +119,13 @@ pub(super) async fn run<T: Send + 'static>(
             continue;
         };
         let room = sent.len() < node.depth(&settings);
-        let deadline = sent
-            .front()
-            .map_or_else(Instant::now, |first| first.at + settings.request_timeout);
+        let deadline = sent.front().map_or_else(
+            || Instant::now() + FAR,
+            |first| first.at + settings.request_timeout,
+        );
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
         open.input.reserve(READ_CHUNK);
         let event = tokio::select! {
             biased;
@@ -124,7 +134,13 @@ pub(super) async fn run<T: Send + 'static>(
                 Ok(_) => Read::Data,
                 Err(error) => Read::Ended(Some(error)),
             },
-            _ = sleep_until(deadline) => Read::TimedOut,
+            _ = timer.as_mut() => if Instant::now() >= deadline {
+                timer.as_mut().reset(Instant::now() + FAR);
+                Read::TimedOut
+            } else {
+                timer.as_mut().reset(deadline);
+                Read::Work
+            },
             _ = node.work.notified(), if room => Read::Work,
             _ = replies.closed() => Read::Stop,
         };
