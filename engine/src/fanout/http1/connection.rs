@@ -71,7 +71,15 @@ pub(super) async fn run<T: Send + 'static>(
     let mut timer = std::pin::pin!(sleep_until(Instant::now() + FAR));
     loop {
         let depth = node.depth(&settings);
-        node.take(depth.saturating_sub(sent.len()), &mut fresh);
+        let room = depth.saturating_sub(sent.len());
+        // With answers still to come (they wake this task), wait for a fuller batch: one write
+        // of many requests costs the kernel about what one of a few does.
+        let least = if sent.is_empty() {
+            1
+        } else {
+            room.min(depth.div_ceil(2))
+        };
+        node.take(room, least, &mut fresh);
         if fresh.is_empty() && sent.is_empty() {
             if idle(&node, &settings, &replies, &mut link).await {
                 continue;

@@ -74,13 +74,16 @@ impl<T> Node<T> {
         self.work.notify_one();
     }
 
-    /// Moves up to `room` queued requests into `into`, this connection's share of them; when
-    /// some are left, wakes another connection for them.
-    pub fn take(&self, room: usize, into: &mut Vec<Job<T>>) {
+    /// Moves up to `room` queued requests into `into`, this connection's share of them, when at
+    /// least `least` are queued; when some are left, wakes another connection for them.
+    pub fn take(&self, room: usize, least: usize, into: &mut Vec<Job<T>>) {
         if room == 0 {
             return;
         }
         let mut state = self.state();
+        if state.queue.len() < least {
+            return;
+        }
         let share = state.queue.len().div_ceil(state.connections.max(1));
         let take = room.min(share);
         into.extend(state.queue.drain(..take));
