@@ -81,15 +81,15 @@ step "load smoke (purger load, 50 clients, 10 s)" target/release/purger load --c
 # Every bench figure on a small fleet, wrk included: the command works; the figures are not judged.
 bench_smoke() {
   local out
-  out=$(target/release/purger bench --seed-runs 10 --bulk-edges 50 --bulk-urls 20 \
-    --ingest-batches 2 --history-tasks 2000 --single-url-clients 20 --single-url-seconds 2 \
-    --postgres-url "$PURGER_TEST_POSTGRES_URL" --json) || return 1
+  out=$(target/release/purger bench --seed-runs 10 --fleets 50 --bulk-rounds 1 --bulk-urls 20 \
+    --distant-edges 50 --ingest-batches 2 --history-tasks 2000 --single-url-clients 20 \
+    --single-url-seconds 2 --postgres-url "$PURGER_TEST_POSTGRES_URL" --json) || return 1
   printf '%s\n' "$out"
   case "$out" in
     *null*|'') echo "bench smoke: a figure is missing" >&2; return 1 ;;
   esac
 }
-step "bench smoke (purger bench, 50 edges)" bench_smoke
+step "bench smoke (purger bench, 50 nginx addresses, 50 distant edges)" bench_smoke
 e2e() { (cd "$root/end2end" && npx playwright test); }
 step "playwright end-to-end (headless Chromium)" e2e
 

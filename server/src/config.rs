@@ -202,12 +202,14 @@ mod tests {
             jail.set_env("PURGER_ADDR", "127.0.0.1:5000");
             jail.set_env("DATABASE_URL", "sqlite://elsewhere.db");
             jail.set_env("PURGER_FANOUT__MAX_IN_FLIGHT", "7");
+            jail.set_env("PURGER_FANOUT__PIPELINE_DEPTH", "4");
             jail.set_env("PURGER_TIME_ZONE", "Asia/Tokyo");
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config.addr.to_string(), "127.0.0.1:5000");
             assert_eq!(config.log.format, LogFormat::Json);
             assert_eq!(config.database_url(), "sqlite://elsewhere.db");
             assert_eq!(config.engine.fanout.max_in_flight, 7);
+            assert_eq!(config.engine.fanout.pipeline_depth, 4);
             assert_eq!(config.engine.time_zone.as_str(), "Asia/Tokyo");
             Ok(())
         });

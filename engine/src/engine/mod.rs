@@ -25,7 +25,7 @@ use crate::callback_target::CallbackPolicy;
 use crate::config::EngineConfig;
 use crate::cpu::CpuPool;
 use crate::error::EngineError;
-use crate::fanout::{self, client::EdgeClient, ProgressEvent, Scheduler};
+use crate::fanout::{self, ProgressEvent, Scheduler};
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, Protocol};
 use crate::ids::{BatchId, TaskId};
 use crate::keys::{generate_public_id, lookup_hash, ApiKeySecret, MasterKey};
@@ -212,11 +212,6 @@ impl Engine {
         let fanout = &self.inner.config.fanout;
         let scheduler = Scheduler {
             store: Arc::clone(&self.inner.store),
-            client: EdgeClient::new(
-                std::time::Duration::from_millis(fanout.request_timeout_ms),
-                std::time::Duration::from_millis(fanout.connect_timeout_ms),
-                fanout.idle_connections_per_node.max(1),
-            ),
             config: fanout.clone(),
             prefetch_per_domain: self.inner.config.prefetch.per_domain_in_flight.max(1),
             owner: self.inner.owner.clone(),

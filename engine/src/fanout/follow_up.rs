@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::client::PreparedRequest;
+use super::http1::PreparedRequest;
 use crate::tasks::TaskRecord;
 
 /// The slack between an edge's whole-second `Age` and the time since it confirmed the purge.

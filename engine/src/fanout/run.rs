@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::client::{NodeOutcome, PreparedRequest};
 use super::follow_up::{FetchVerdict, FollowUp};
+use super::http1::PreparedRequest;
+use super::outcome::NodeOutcome;
 use super::protocol::{build_request, fetch_request};
 use crate::fleet::NodeTarget;
 use crate::store::{ClaimedTask, TaskProgress};

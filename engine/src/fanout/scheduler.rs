@@ -11,16 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
-use futures::StreamExt;
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
-use super::client::{EdgeClient, NodeOutcome};
+use super::http1::{EdgeClient, Job, Reply};
 use super::node_slots::NodeSlots;
+use super::outcome::NodeOutcome;
 use super::run::{Recorded, RetryPolicy, Run};
 use super::{FanoutConfig, ProgressEvent};
 use crate::fleet::NodeTarget;
@@ -34,8 +32,6 @@ use crate::users::UserId;
 pub(crate) struct Scheduler {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The HTTP client for edges.
-    pub client: EdgeClient,
     /// Tuning.
     pub config: FanoutConfig,
     /// Prefetch requests of one domain in flight at most, across nodes.
@@ -57,14 +53,18 @@ type WriteBatch = Vec<(u64, TaskProgress)>;
 type WriteHandle = JoinHandle<(WriteBatch, Result<Vec<TaskId>, StoreError>)>;
 type NodeSetCache = Arc<Mutex<HashMap<i64, Arc<Vec<NodeTarget>>>>>;
 
-struct Completion {
+/// What the scheduler needs back with each node's reply: which task and node it was for.
+#[derive(Debug)]
+struct Ticket {
     key: u64,
     index: u32,
     slot: u32,
     /// The domain of a prefetch (counted in `State::prefetching`).
     prefetch_domain: Option<i64>,
-    outcome: NodeOutcome,
 }
+
+/// Replies taken off the channel at a time.
+const REPLY_BATCH: usize = 512;
 
 #[derive(Default)]
 struct State {
@@ -87,6 +87,8 @@ struct State {
     flush_not_before: Option<Instant>,
     /// When the last progress write started.
     last_write: Option<Instant>,
+    /// Confirmations not yet added to the node request metric.
+    confirmed_unreported: u64,
 }
 
 /// Progress of running tasks is written at most this often; a finished task is written at once.
@@ -110,8 +112,9 @@ impl Scheduler {
             slots: NodeSlots::new(self.config.per_node_in_flight as u32),
             ..State::default()
         };
-        let mut requests: FuturesUnordered<BoxFuture<'static, Completion>> =
-            FuturesUnordered::new();
+        let (reply_sender, mut replies) = mpsc::unbounded_channel();
+        let mut client = EdgeClient::new(self.config.edge_settings(), reply_sender);
+        let mut answered: Vec<(Ticket, Reply)> = Vec::with_capacity(REPLY_BATCH);
         let mut retries: BinaryHeap<Reverse<(Instant, u64, u32)>> = BinaryHeap::new();
         let mut writing: Option<WriteHandle> = None;
         let mut claiming: Option<JoinHandle<Result<Claimed, StoreError>>> = None;
@@ -124,7 +127,7 @@ impl Scheduler {
         tracing::info!(owner = %self.owner, "fan-out scheduler started");
 
         loop {
-            self.dispatch(&mut st, &mut requests);
+            self.dispatch(&mut st, &mut client, &mut retries, &policy);
             if writing.is_none() {
                 writing = self.start_write(&mut st);
             }
@@ -134,12 +137,20 @@ impl Scheduler {
             let next_retry = retries.peek().map(|Reverse((at, _, _))| *at);
             tokio::select! {
                 _ = shutdown.changed() => break,
-                Some(done) = requests.next(), if !requests.is_empty() => {
-                    self.complete(&mut st, &mut retries, &policy, done);
-                    // Take every answer that is already there before dispatching again.
-                    while let Some(Some(done)) = futures::FutureExt::now_or_never(requests.next()) {
-                        self.complete(&mut st, &mut retries, &policy, done);
+                // Every reply that is already there is taken before dispatching again.
+                _ = replies.recv_many(&mut answered, REPLY_BATCH) => {
+                    let now = Utc::now();
+                    for (ticket, reply) in answered.drain(..) {
+                        // The node's request is still the one its reply answers: a node has one
+                        // request of a task out at a time, and only its reply moves it on.
+                        let outcome = st.runs.get(&ticket.key).and_then(|run| {
+                            let node = &run.nodes[ticket.index as usize];
+                            run.request_for(ticket.index).map(|request| NodeOutcome::of(&node.protocol, request, reply))
+                        });
+                        self.complete(&mut st, &mut retries, &policy, ticket, outcome, now);
                     }
+                    let confirmed = std::mem::take(&mut st.confirmed_unreported);
+                    metrics::counter!("purger_node_requests_total", "outcome" => "confirmed").increment(confirmed);
                 }
                 result = async { writing.as_mut().expect("guarded").await }, if writing.is_some() => {
                     writing = None;
@@ -172,12 +183,17 @@ impl Scheduler {
                 }
                 _ = self.wake.notified() => st.want_claim = true,
                 _ = poll.tick() => st.want_claim = true,
-                _ = housekeeping.tick() => self.expire_overdue(&mut st),
+                _ = housekeeping.tick() => {
+                    self.expire_overdue(&mut st);
+                    client.forget_idle();
+                }
                 _ = renew.tick() => self.renew_leases(&st),
             }
         }
 
-        drop(requests);
+        // The connection tasks end when the replies channel closes.
+        drop(replies);
+        drop(client);
         if let Some(handle) = writing.take() {
             if let Ok((batch, result)) = handle.await {
                 self.finish_write(&mut st, batch, result);
@@ -210,8 +226,11 @@ impl Scheduler {
     fn dispatch(
         &self,
         st: &mut State,
-        requests: &mut FuturesUnordered<BoxFuture<'static, Completion>>,
+        client: &mut EdgeClient<Ticket>,
+        retries: &mut BinaryHeap<Reverse<(Instant, u64, u32)>>,
+        policy: &RetryPolicy,
     ) {
+        let mut unsendable = Vec::new();
         let mut idle_turns = 0;
         while st.in_flight < self.config.max_in_flight
             && st.slots.any_free()
@@ -251,7 +270,28 @@ impl Scheduler {
                     let prefetch_domain = fetch.then_some(domain);
                     if let Some(index) = next {
                         let slot = run_slots[index as usize];
-                        requests.push(self.request(key, run, index, slot, prefetch_domain));
+                        let ticket = Ticket {
+                            key,
+                            index,
+                            slot,
+                            prefetch_domain,
+                        };
+                        match run.request_for(index) {
+                            Some(request) => {
+                                // A debug span: at hundreds of thousands of requests a second
+                                // an enabled span costs more than it tells, and a disabled one
+                                // costs a check (its fields are not even evaluated).
+                                let span = tracing::debug_span!("edge_request", task = %run.task.id, node = index);
+                                let node = &run.nodes[index as usize];
+                                let job = Job {
+                                    request: Arc::clone(request),
+                                    tag: ticket,
+                                    span,
+                                };
+                                client.send(SocketAddr::new(node.ip, node.port), job);
+                            }
+                            None => unsendable.push(ticket),
+                        }
                         st.slots.sent(slot);
                         st.in_flight += 1;
                         if let Some(domain) = prefetch_domain {
@@ -277,48 +317,26 @@ impl Scheduler {
                 idle_turns += 1;
             }
         }
-    }
-
-    fn request(
-        &self,
-        key: u64,
-        run: &Run,
-        index: u32,
-        slot: u32,
-        prefetch_domain: Option<i64>,
-    ) -> BoxFuture<'static, Completion> {
-        let client = self.client.clone();
-        let nodes = Arc::clone(&run.nodes);
-        let request = run.request_for(index).cloned();
-        // A debug span: at hundreds of thousands of requests a second an enabled span costs more
-        // than it tells, and a disabled one costs a check (its fields are not even evaluated).
-        let span = tracing::debug_span!("edge_request", task = %run.task.id, node = index);
-        let request_future = async move {
-            let outcome = match request {
-                Some(request) => client.send(&nodes[index as usize], &request).await,
-                None => NodeOutcome::Failed {
-                    reason: crate::tasks::FailureReason::unsupported(),
-                    retryable: false,
-                    detail: super::run::CANNOT_EXPRESS.into(),
-                },
+        client.flush();
+        for ticket in unsendable {
+            let outcome = NodeOutcome::Failed {
+                reason: crate::tasks::FailureReason::unsupported(),
+                retryable: false,
+                detail: super::run::CANNOT_EXPRESS.into(),
             };
-            Completion {
-                key,
-                index,
-                slot,
-                prefetch_domain,
-                outcome,
-            }
-        };
-        Box::pin(request_future.instrument(span))
+            self.complete(st, retries, policy, ticket, Some(outcome), Utc::now());
+        }
     }
 
+    /// Records a node's outcome; `None` when its task is no longer here.
     fn complete(
         &self,
         st: &mut State,
         retries: &mut BinaryHeap<Reverse<(Instant, u64, u32)>>,
         policy: &RetryPolicy,
-        done: Completion,
+        done: Ticket,
+        outcome: Option<NodeOutcome>,
+        now: chrono::DateTime<Utc>,
     ) {
         st.in_flight = st.in_flight.saturating_sub(1);
         st.slots.answered(done.slot);
@@ -330,28 +348,26 @@ impl Scheduler {
                 }
             }
         }
-        let Some(run) = st.runs.get_mut(&done.key) else {
+        let (Some(run), Some(outcome)) = (st.runs.get_mut(&done.key), outcome) else {
             forget_slots_when_idle(st);
             return;
         };
         let node = &run.nodes[done.index as usize];
         let (node_id, node_addr) = (node.node_id, SocketAddr::new(node.ip, node.port));
-        let failure = match &done.outcome {
+        let failure = match &outcome {
             NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => None,
             NodeOutcome::Failed { reason, .. } => Some(reason.as_str()),
         };
-        self.health.record(node_id, failure, Utc::now());
-        match &done.outcome {
-            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => {
-                metrics::counter!("purger_node_requests_total", "outcome" => "confirmed")
-                    .increment(1)
-            }
+        self.health.record(node_id, failure, now);
+        match &outcome {
+            // Counted once per batch of replies.
+            NodeOutcome::Confirmed | NodeOutcome::Fetched { .. } => st.confirmed_unreported += 1,
             NodeOutcome::Failed { reason, detail, .. } => {
                 metrics::counter!("purger_node_requests_total", "outcome" => reason.as_str().to_owned()).increment(1);
                 tracing::debug!(task = %run.task.id, node = %node_addr, reason = reason.as_str(), %detail, "edge request failed");
             }
         }
-        match run.record(done.index, done.outcome, policy, Utc::now()) {
+        match run.record(done.index, outcome, policy, now) {
             Recorded::RetryAt(at) => retries.push(Reverse((at, done.key, done.index))),
             Recorded::Again => {
                 let user = run.task.user_id;

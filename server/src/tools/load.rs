@@ -157,7 +157,7 @@ pub async fn run(args: LoadArgs, json: bool) -> anyhow::Result<LoadReport> {
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     };
-    let edges = fleet::start_edges(args.edges, args.edge_port).await?;
+    let edges = fleet::start_edges(args.edges, args.edge_port, 0).await?;
     let rate = args.rate_per_key;
     let server = fleet::start_server(true, |config| {
         config.api.rate_limit.per_second = rate;

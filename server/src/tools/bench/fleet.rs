@@ -1,8 +1,7 @@
 //! The bench's surroundings: simulated edges in a child process, a Purger server in this one,
-//! memory readings and `wrk`.
+//! and memory and CPU readings.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use engine::{Actor, Engine};
 use crate::config::Config;
 use crate::startup::Application;
 
-/// Simulated edges in a child process (`purger edge-sim`), stopped on drop.
+/// Edges served by a child process (`purger edge-sim`, or nginx), stopped on drop.
 pub struct EdgeProcess {
     child: Child,
     /// Edge addresses.
@@ -22,6 +21,11 @@ pub struct EdgeProcess {
 }
 
 impl EdgeProcess {
+    /// The process `child` serving `addrs`.
+    pub fn new(child: Child, addrs: Vec<SocketAddr>) -> Self {
+        Self { child, addrs }
+    }
+
     /// The edge process's id (for its CPU time).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -35,8 +39,13 @@ impl Drop for EdgeProcess {
     }
 }
 
-/// Starts `nodes` healthy edges answering at once, on consecutive ports from `base_port`.
-pub async fn start_edges(nodes: usize, base_port: u16) -> anyhow::Result<EdgeProcess> {
+/// Starts `nodes` healthy simulated edges answering `latency_ms` after each request, on
+/// consecutive ports from `base_port`.
+pub async fn start_edges(
+    nodes: usize,
+    base_port: u16,
+    latency_ms: u64,
+) -> anyhow::Result<EdgeProcess> {
     let exe = std::env::current_exe().context("locating the purger binary")?;
     let child = Command::new(exe)
         .args([
@@ -44,7 +53,7 @@ pub async fn start_edges(nodes: usize, base_port: u16) -> anyhow::Result<EdgePro
             "--nodes",
             &nodes.to_string(),
             "--latency-ms",
-            "0",
+            &latency_ms.to_string(),
             "--base-port",
             &base_port.to_string(),
         ])
@@ -80,6 +89,7 @@ pub struct Server {
 }
 
 /// Starts a server; `workers` says whether it fans out; `configure` changes the bench settings.
+/// The fan-out has its default settings unless `PURGER_FANOUT__…` variables set some.
 pub async fn start_server(
     workers: bool,
     configure: impl FnOnce(&mut Config),
@@ -93,6 +103,13 @@ pub async fn start_server(
     config.engine.data_dir = dir.path().to_path_buf();
     config.api.rate_limit.per_second = 0.0;
     config.engine.quota.url = 10_000_000;
+    // Default fan-out settings, unless `PURGER_FANOUT__…` says otherwise (for experiments).
+    config.engine.fanout = figment::Figment::from(figment::providers::Serialized::defaults(
+        config.engine.fanout.clone(),
+    ))
+    .merge(figment::providers::Env::prefixed("PURGER_FANOUT__"))
+    .extract()
+    .context("PURGER_FANOUT__ settings")?;
     configure(&mut config);
     let app = Application::build(config).await?;
     let addr = app.local_addr();
@@ -218,84 +235,12 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / TICKS_PER_SEC)
 }
 
-/// One `wrk` run against some of the edges.
-#[derive(Clone, Copy, Debug)]
-pub struct WrkRun {
-    /// Edges it spread its connections over (one wrk thread each).
-    pub edges: usize,
-    /// Connections, spread evenly over those edges.
-    pub connections: usize,
-    /// PURGE requests answered per second.
-    pub requests_per_sec: f64,
-    /// CPU time the edge process spent per request, in microseconds.
-    pub edge_cpu_us: f64,
-}
-
-/// Runs `wrk` for 5 seconds with one thread per edge on the first `edges` edges, sending PURGE
-/// over `connections` connections; `None` when wrk is not installed.
-pub async fn wrk_purge(
-    fleet: &EdgeProcess,
-    edges: usize,
-    connections: usize,
-    work: &Path,
-) -> anyhow::Result<Option<WrkRun>> {
-    if Command::new("wrk")
-        .arg("--version")
+/// Whether `program arg` runs (the program is installed and on the `PATH`).
+pub fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_err()
-    {
-        return Ok(None);
-    }
-    let edges = edges.clamp(1, fleet.addrs.len());
-    let connections = connections.max(edges);
-    // wrk connects each thread to one address: setup() gives thread n the n-th edge.
-    let addrs: Vec<String> = fleet.addrs[..edges]
-        .iter()
-        .map(|a| format!("\"{}:{}\"", a.ip(), a.port()))
-        .collect();
-    let script = format!(
-        "wrk.method = \"PURGE\"\nwrk.headers[\"Host\"] = \"bench.example.com\"\nwrk.path = \"/wrk.js\"\n\
-         local addrs = {{{}}}\nlocal n = 0\n\
-         function setup(thread)\n  n = n + 1\n  local host, port = addrs[(n - 1) % #addrs + 1]:match(\"([^:]+):(%d+)\")\n  \
-         thread.addr = wrk.lookup(host, port)[1]\nend\n",
-        addrs.join(", ")
-    );
-    let script_path = work.join("purge.lua");
-    std::fs::write(&script_path, script)?;
-    let first = fleet.addrs[0];
-    let edge_cpu_before = cpu_time(fleet.pid());
-    let output = tokio::process::Command::new("wrk")
-        .arg(format!("-t{edges}"))
-        .arg(format!("-c{connections}"))
-        .args(["-d5s", "-s"])
-        .arg(&script_path)
-        .arg(format!("http://{}:{}/", first.ip(), first.port()))
-        .output()
-        .await
-        .context("running wrk")?;
-    let edge_cpu = cpu_time(fleet.pid()).saturating_sub(edge_cpu_before);
-    let text = String::from_utf8_lossy(&output.stdout);
-    // "  709000 requests in 5.00s, 52.06MB read" and "Requests/sec: 141795.46".
-    let figure = |line_has: &str, word: usize| {
-        text.lines()
-            .find(|l| l.contains(line_has))
-            .and_then(|l| l.split_whitespace().nth(word))
-            .and_then(|v| v.parse::<f64>().ok())
-    };
-    let (Some(requests), Some(requests_per_sec)) =
-        (figure("requests in", 0), figure("Requests/sec:", 1))
-    else {
-        bail!(
-            "wrk printed no rate: {text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    Ok(Some(WrkRun {
-        edges,
-        connections,
-        requests_per_sec,
-        edge_cpu_us: edge_cpu.as_secs_f64() * 1e6 / requests.max(1.0),
-    }))
+        .is_ok()
 }

@@ -1,10 +1,13 @@
-//! `purger bench`: the fan-out and storage figures of issue 6, measured on this machine in one
-//! run, against simulated edges in a separate process and, for the ceiling, `wrk`.
-//! Figures are printed, never asserted.
+//! `purger bench`: the fan-out and storage figures of issues 6 and 18, measured on this machine
+//! in one run: the seed scenario against simulated edges in a separate process, the bulk
+//! scenarios against a fleet of real nginx with `wrk` on the same fleet as the ceiling, distant
+//! edges simulated 30 ms away. Figures are printed, never asserted.
 
 pub(crate) mod fleet;
+mod nginx;
 mod scenarios;
 mod single_urls;
+mod wrk;
 
 use std::io::Write;
 use std::time::Duration;
@@ -17,12 +20,24 @@ pub struct BenchArgs {
     /// Runs of the seed scenario (1 URL to 301 edges).
     #[arg(long, default_value_t = 200)]
     pub seed_runs: usize,
-    /// Edges of the bulk scenario.
-    #[arg(long, default_value_t = 1000)]
-    pub bulk_edges: usize,
-    /// URLs of the bulk scenario.
+    /// nginx fleets of the bulk scenarios: loopback addresses each (127.0.1.1…).
+    #[arg(long, value_delimiter = ',', default_value = "301,1000")]
+    pub fleets: Vec<usize>,
+    /// Rounds of each bulk scenario, each followed by wrk; the rate is their median.
+    #[arg(long, default_value_t = 3)]
+    pub bulk_rounds: usize,
+    /// URLs of each bulk round.
     #[arg(long, default_value_t = 500)]
     pub bulk_urls: usize,
+    /// Port the nginx fleet listens on, on each of its addresses.
+    #[arg(long, default_value_t = 8080)]
+    pub nginx_port: u16,
+    /// Simulated edges of the distant scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub distant_edges: usize,
+    /// How far away the distant edges are: each answers this long after a request arrives.
+    #[arg(long, default_value_t = 30)]
+    pub distant_latency_ms: u64,
     /// Batches of 500 targets in the ingest scenario.
     #[arg(long, default_value_t = 40)]
     pub ingest_batches: usize,
@@ -85,30 +100,18 @@ impl Percentiles {
 pub struct BenchReport {
     /// 1. Submit → final status as a polling client sees it.
     pub seed: Option<Percentiles>,
-    /// 2. Node purges per second end to end.
-    pub bulk_node_purges_per_sec: Option<f64>,
-    /// 2. CPU time of the Purger process per node purge, in microseconds.
-    pub bulk_purger_cpu_us: Option<f64>,
-    /// 2. CPU time of the simulated edges per node purge, in microseconds.
-    pub bulk_edge_cpu_us: Option<f64>,
-    /// 2. wrk's PURGE requests per second against the same fleet (one thread per edge), median.
-    pub wrk_requests_per_sec: Option<f64>,
-    /// 2. Median over the rounds of Purger's rate divided by wrk's on the same fleet.
-    pub bulk_ratio_to_wrk: Option<f64>,
-    /// 2. wrk's PURGE requests per second concentrated on 2 edges with 64 connections.
-    pub wrk_two_edges_requests_per_sec: Option<f64>,
+    /// 2. Bulk on each nginx fleet, compared with wrk.
+    pub bulk: Vec<scenarios::Bulk>,
+    /// 2c. Bulk on simulated edges 30 ms away.
+    pub distant: Option<scenarios::Bulk>,
     /// 3. Targets accepted per second.
     pub ingest_targets_per_sec: Option<f64>,
     /// 3. Latency of a 500-target batch.
     pub ingest_batch: Option<Percentiles>,
-    /// 4. Peak RSS of the Purger process during (2), in MiB.
-    pub bulk_peak_rss_mib: Option<f64>,
     /// 5. Task list latency with the history stored.
     pub history_list: Option<Percentiles>,
     /// 5. Database bytes per stored task (history scenario: no failures).
     pub history_bytes_per_task: Option<f64>,
-    /// 5. Database bytes per finished bulk task (1000 nodes each).
-    pub bulk_bytes_per_task: Option<f64>,
     /// 6. Single-URL seed-000 submissions, workers off, on SQLite.
     pub single_urls_sqlite: Option<single_urls::SingleUrls>,
     /// 6. The same on PostgreSQL, when a server was given.
@@ -116,8 +119,10 @@ pub struct BenchReport {
     pub single_urls_postgres: Option<single_urls::SingleUrls>,
 }
 
-/// Runs every scenario and prints the figures as they come.
+/// Runs every scenario and prints the figures as they come; fails at once when nginx or wrk,
+/// which the bulk scenarios need, is missing.
 pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
+    wrk::check()?;
     let mut report = BenchReport::default();
     let say = |text: String| {
         if !json {
@@ -136,67 +141,35 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
         single_urls::measure(&args, &mut report, &say).await?;
         return finish(report, json);
     }
+    nginx::binary()?;
 
     let seed = scenarios::seed(&args).await?;
     say(format!("1. seed scenario, 1 URL → 301 edges via /api/purge + /api/q polled every 2 ms: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} runs", seed.p50_ms, seed.p99_ms, seed.max_ms, seed.n));
     report.seed = Some(seed);
 
-    let bulk = scenarios::bulk(&args).await?;
-    let join = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
-    say(format!(
-        "2. bulk, {} URLs × {} edges = {} node purges per round, {} rounds: {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs",
-        args.bulk_urls,
-        args.bulk_edges,
-        args.bulk_urls * args.bulk_edges,
-        bulk.round_rates.len(),
-        bulk.node_purges_per_sec,
-        join(&mut bulk.round_rates.iter().map(|r| format!("{r:.0}"))),
-        bulk.purger_cpu_us,
-        bulk.edge_cpu_us,
-    ));
-    match (bulk.fleet_ratio, bulk.wrk_fleet.first()) {
-        (Some(ratio), Some(first)) => {
-            let rates: Vec<f64> = bulk.wrk_fleet.iter().map(|r| r.requests_per_sec).collect();
-            say(format!(
-                "   wrk PURGE against the same fleet right after each round ({} edges, one thread each, better of 2 and 4 connections per edge): {:.0} requests/s (median; rounds {}), edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it (median of the rounds' ratios {})",
-                first.edges,
-                scenarios::median(&rates).unwrap_or(0.0),
-                join(&mut rates.iter().map(|r| format!("{r:.0}"))),
-                bulk.wrk_fleet.iter().map(|r| r.edge_cpu_us).sum::<f64>() / bulk.wrk_fleet.len() as f64,
-                ratio * 100.0,
-                join(&mut bulk.round_rates.iter().zip(&rates).map(|(p, w)| format!("{:.0}%", p * 100.0 / w))),
-            ));
-        }
-        _ => say("   wrk PURGE against the same fleet: not measured (wrk is not installed)".into()),
+    let work = tempfile::tempdir()?;
+    for &addresses in &args.fleets {
+        let edges = nginx::start(addresses, args.nginx_port, work.path()).await?;
+        let name = format!("nginx on {addresses} addresses");
+        let bulk = scenarios::bulk(&args, &edges, name, args.bulk_rounds, true).await?;
+        drop(edges);
+        say(describe(&args, &bulk));
+        report.bulk.push(bulk);
     }
-    match bulk.wrk_two_edges {
-        Some(run) => say(format!(
-            "   wrk PURGE concentrated on 2 edges ({} connections): {:.0} requests/s, edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it",
-            run.connections,
-            run.requests_per_sec,
-            run.edge_cpu_us,
-            bulk.node_purges_per_sec * 100.0 / run.requests_per_sec
-        )),
-        None => say("   wrk PURGE concentrated on 2 edges: not measured (wrk is not installed)".into()),
-    }
-    say(format!(
-        "4. peak RSS of Purger during (2): {:.1} MiB",
-        bulk.peak_rss_mib
-    ));
-    report.bulk_node_purges_per_sec = Some(bulk.node_purges_per_sec);
-    report.bulk_purger_cpu_us = Some(bulk.purger_cpu_us);
-    report.bulk_edge_cpu_us = Some(bulk.edge_cpu_us);
-    report.wrk_requests_per_sec = scenarios::median(
-        &bulk
-            .wrk_fleet
-            .iter()
-            .map(|run| run.requests_per_sec)
-            .collect::<Vec<_>>(),
+    let edges = fleet::start_edges(
+        args.distant_edges,
+        args.edge_port + 400,
+        args.distant_latency_ms,
+    )
+    .await?;
+    let name = format!(
+        "edge-sim, {} edges {} ms away",
+        args.distant_edges, args.distant_latency_ms
     );
-    report.bulk_ratio_to_wrk = bulk.fleet_ratio;
-    report.wrk_two_edges_requests_per_sec = bulk.wrk_two_edges.map(|run| run.requests_per_sec);
-    report.bulk_peak_rss_mib = Some(bulk.peak_rss_mib);
-    report.bulk_bytes_per_task = Some(bulk.bytes_per_task);
+    let distant = scenarios::bulk(&args, &edges, name, 1, false).await?;
+    drop(edges);
+    say(describe(&args, &distant));
+    report.distant = Some(distant);
 
     let ingest = scenarios::ingest(&args).await?;
     say(format!(
@@ -208,8 +181,8 @@ pub async fn run(args: BenchArgs, json: bool) -> anyhow::Result<BenchReport> {
 
     let history = scenarios::history(&args).await?;
     say(format!(
-        "5. history with {} tasks stored: list+filter p50 {:.2} ms, p99 {:.2} ms over {} queries; {:.0} bytes per task (no failures); {:.0} bytes per finished 1000-node task in (2)",
-        args.history_tasks, history.list.p50_ms, history.list.p99_ms, history.list.n, history.bytes_per_task, bulk.bytes_per_task
+        "5. history with {} tasks stored: list+filter p50 {:.2} ms, p99 {:.2} ms over {} queries; {:.0} bytes per task (no failures)",
+        args.history_tasks, history.list.p50_ms, history.list.p99_ms, history.list.n, history.bytes_per_task
     ));
     let per_filter: Vec<String> = history
         .per_filter
@@ -234,4 +207,35 @@ fn finish(report: BenchReport, json: bool) -> anyhow::Result<BenchReport> {
         );
     }
     Ok(report)
+}
+
+/// A bulk scenario's figures in a few lines.
+fn describe(args: &BenchArgs, bulk: &scenarios::Bulk) -> String {
+    let join = |values: Vec<String>| values.join(", ");
+    let mut text = format!(
+        "2. bulk on {}: {} URLs × {} edges per round, {} round(s): {:.0} node purges/s end to end (median; rounds {}); CPU per node purge: Purger {:.1} µs, edges {:.1} µs; peak RSS {:.1} MiB; {:.0} bytes per finished task",
+        bulk.fleet,
+        args.bulk_urls,
+        bulk.edges,
+        bulk.round_rates.len(),
+        bulk.node_purges_per_sec,
+        join(bulk.round_rates.iter().map(|r| format!("{r:.0}")).collect()),
+        bulk.purger_cpu_us,
+        bulk.edge_cpu_us,
+        bulk.peak_rss_mib,
+        bulk.bytes_per_task,
+    );
+    if let Some(ratio) = bulk.ratio_to_wrk {
+        let rates: Vec<f64> = bulk.wrk.iter().map(|r| r.requests_per_sec).collect();
+        text.push_str(&format!(
+            "\n   wrk PURGE on the same fleet right after each round (one thread per address; best of 2 and 4 connections per address, and 2 pipelined {} deep): {:.0} requests/s (median; rounds {}), edges {:.1} µs CPU per request; Purger's rate is {:.0}% of it (median of the rounds' ratios {})",
+            wrk::PIPELINE_DEPTH,
+            scenarios::median(&rates).unwrap_or(0.0),
+            join(bulk.wrk.iter().map(|r| format!("{:.0} ({}×{})", r.requests_per_sec, r.connections / r.edges, r.pipeline)).collect()),
+            bulk.wrk.iter().map(|r| r.edge_cpu_us).sum::<f64>() / bulk.wrk.len().max(1) as f64,
+            ratio * 100.0,
+            join(bulk.round_rates.iter().zip(&rates).map(|(p, w)| format!("{:.0}%", p * 100.0 / w)).collect()),
+        ));
+    }
+    text
 }

@@ -1,4 +1,4 @@
-//! The five measured scenarios.
+//! The measured scenarios.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,10 @@ use engine::target::TargetKind;
 use engine::tasks::TaskStatus;
 use serde_json::{json, Value};
 
-use super::fleet::{self, start_edges, start_server};
+use serde::Serialize;
+
+use super::fleet::{self, start_edges, start_server, EdgeProcess};
+use super::wrk::{self, WrkRun};
 use super::{BenchArgs, Percentiles};
 
 fn client() -> anyhow::Result<reqwest::Client> {
@@ -21,7 +24,7 @@ fn client() -> anyhow::Result<reqwest::Client> {
 
 /// 1. One URL to 301 healthy edges through seed 000; a client polls `/api/q` every 2 ms.
 pub async fn seed(args: &BenchArgs) -> anyhow::Result<Percentiles> {
-    let edges = start_edges(301, args.edge_port).await?;
+    let edges = start_edges(301, args.edge_port, 0).await?;
     let server = start_server(true, |_| {}).await?;
     let key = server
         .developer("seed", "seed.example.com", &edges.addrs)
@@ -65,8 +68,13 @@ pub async fn seed(args: &BenchArgs) -> anyhow::Result<Percentiles> {
     Ok(Percentiles::of(&mut samples))
 }
 
-/// Figures of the bulk scenario.
+/// Figures of one bulk scenario.
+#[derive(Debug, Serialize)]
 pub struct Bulk {
+    /// The fleet, for people.
+    pub fleet: String,
+    /// Edges in it.
+    pub edges: usize,
     /// Node purges per second, submit to last task final: the median round.
     pub node_purges_per_sec: f64,
     /// Each round's node purges per second, in order.
@@ -75,46 +83,44 @@ pub struct Bulk {
     pub purger_cpu_us: f64,
     /// CPU time of the edge process per node purge, in microseconds.
     pub edge_cpu_us: f64,
-    /// wrk against the same fleet right after each round: one thread per edge, the better of 2
-    /// and 4 connections per edge. Empty without wrk.
-    pub wrk_fleet: Vec<fleet::WrkRun>,
-    /// Median over the rounds of Purger's rate divided by wrk's right after it.
-    pub fleet_ratio: Option<f64>,
-    /// wrk concentrated on 2 edges with 64 connections: the loopback ceiling of one target.
-    pub wrk_two_edges: Option<fleet::WrkRun>,
-    /// Peak RSS during the fan-out.
+    /// wrk against the same fleet right after each round (the better of plain and pipelined);
+    /// empty when not compared.
+    pub wrk: Vec<WrkRun>,
+    /// Median over the rounds of Purger's rate divided by wrk's right after it; absent when
+    /// not compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_to_wrk: Option<f64>,
+    /// Peak RSS of the Purger process during the rounds, in MiB.
     pub peak_rss_mib: f64,
     /// Database bytes per finished task.
     pub bytes_per_task: f64,
 }
 
-/// Rounds of the bulk scenario; its rate is their median. The machine's speed drifts by ±20 %
+/// 2: `bulk_urls` URLs to every edge of `edges` through v1, `rounds` times, each round followed
+/// by wrk against the same fleet when `compare` is set. The machine's speed drifts by ±20 %
 /// within minutes here, so each round is compared with a wrk run right after it.
-const BULK_ROUNDS: usize = 3;
-
-/// wrk runs one OS thread per edge it drives; beyond this many edges it drives only the first.
-const WRK_MAX_THREADS: usize = 1000;
-
-/// 2 and 4. `bulk_urls` URLs to `bulk_edges` edges through v1, in rounds, each followed by wrk
-/// against the same fleet; then wrk against 2 of its edges.
-pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
-    let edges = start_edges(args.bulk_edges, args.edge_port + 400).await?;
+pub async fn bulk(
+    args: &BenchArgs,
+    edges: &EdgeProcess,
+    fleet_name: String,
+    rounds: usize,
+    compare: bool,
+) -> anyhow::Result<Bulk> {
     let server = start_server(true, |_| {}).await?;
-    let key = server
-        .developer("bulk", "bulk.example.com", &edges.addrs)
-        .await?;
+    let host = format!("bulk{}.example.com", edges.addrs.len());
+    let key = server.developer("bulk", &host, &edges.addrs).await?;
     let http = client()?;
     let base = format!("http://{}", server.addr);
     let work = tempfile::tempdir()?;
     let before = server.database_bytes().await;
-    let node_purges = (args.bulk_urls * args.bulk_edges) as f64;
+    let node_purges = (args.bulk_urls * edges.addrs.len()) as f64;
     let (mut purger_cpu, mut edge_cpu) = (Duration::ZERO, Duration::ZERO);
-    let mut round_rates = Vec::with_capacity(BULK_ROUNDS);
-    let mut wrk_fleet = Vec::with_capacity(BULK_ROUNDS);
+    let mut round_rates = Vec::with_capacity(rounds);
+    let mut wrk_runs = Vec::with_capacity(rounds);
     fleet::reset_peak_rss();
-    for round in 0..BULK_ROUNDS {
+    for round in 0..rounds {
         let urls: Vec<String> = (0..args.bulk_urls)
-            .map(|i| format!("http://bulk.example.com/{round}/asset/{i}.js"))
+            .map(|i| format!("http://{host}/{round}/asset/{i}.js"))
             .collect();
         let (purger_before, edge_before) = (
             fleet::cpu_time(std::process::id()),
@@ -124,48 +130,32 @@ pub async fn bulk(args: &BenchArgs) -> anyhow::Result<Bulk> {
         purger_cpu += fleet::cpu_time(std::process::id()).saturating_sub(purger_before);
         edge_cpu += fleet::cpu_time(edges.pid()).saturating_sub(edge_before);
         round_rates.push(node_purges / elapsed.as_secs_f64());
-        wrk_fleet.extend(wrk_whole_fleet(&edges, work.path()).await?);
+        if compare {
+            wrk_runs.push(wrk::best_on(edges, work.path()).await?);
+        }
     }
     let peak_rss_mib = fleet::peak_rss_mib();
     let bytes_per_task = (server.database_bytes().await.saturating_sub(before)) as f64
-        / (args.bulk_urls * BULK_ROUNDS) as f64;
+        / (args.bulk_urls * rounds) as f64;
     drop(server);
-    let wrk_two_edges = fleet::wrk_purge(&edges, 2, 64, work.path()).await?;
-    let all_purges = node_purges * BULK_ROUNDS as f64;
+    let all_purges = node_purges * rounds as f64;
     let ratios: Vec<f64> = round_rates
         .iter()
-        .zip(&wrk_fleet)
+        .zip(&wrk_runs)
         .map(|(rate, wrk)| rate / wrk.requests_per_sec)
         .collect();
     Ok(Bulk {
+        fleet: fleet_name,
+        edges: edges.addrs.len(),
         node_purges_per_sec: median(&round_rates).unwrap_or(0.0),
-        fleet_ratio: median(&ratios),
+        ratio_to_wrk: median(&ratios),
         round_rates,
         purger_cpu_us: purger_cpu.as_secs_f64() * 1e6 / all_purges,
         edge_cpu_us: edge_cpu.as_secs_f64() * 1e6 / all_purges,
-        wrk_fleet,
-        wrk_two_edges,
+        wrk: wrk_runs,
         peak_rss_mib,
         bytes_per_task,
     })
-}
-
-/// wrk against every edge (up to [`WRK_MAX_THREADS`]): the better of 2 and 4 connections per edge.
-async fn wrk_whole_fleet(
-    edges: &fleet::EdgeProcess,
-    work: &std::path::Path,
-) -> anyhow::Result<Option<fleet::WrkRun>> {
-    let used = edges.addrs.len().min(WRK_MAX_THREADS);
-    let mut best: Option<fleet::WrkRun> = None;
-    for per_edge in [2, 4] {
-        let run = fleet::wrk_purge(edges, used, used * per_edge, work).await?;
-        if let Some(run) = run {
-            if best.is_none_or(|best| run.requests_per_sec > best.requests_per_sec) {
-                best = Some(run);
-            }
-        }
-    }
-    Ok(best)
 }
 
 /// The middle value (the upper one of an even count), `None` for no values.
