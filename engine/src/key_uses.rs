@@ -24,10 +24,19 @@ pub(crate) struct KeyUses {
 impl KeyUses {
     /// Records that key `key_id` was used now; written within [`FLUSH_AFTER`].
     pub(crate) fn record(self: &Arc<Self>, key_id: i64, store: &Arc<dyn Store>) {
+        self.pending().insert(key_id, Utc::now());
+        self.schedule(store);
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<i64, DateTime<Utc>>> {
         self.pending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(key_id, Utc::now());
+    }
+
+    /// Writes what is pending in [`FLUSH_AFTER`], unless a write is scheduled already. Uses the
+    /// store cannot take now (its writer is busy) wait for the next write.
+    fn schedule(self: &Arc<Self>, store: &Arc<dyn Store>) {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -36,16 +45,22 @@ impl KeyUses {
             tokio::time::sleep(FLUSH_AFTER).await;
             // Uses recorded from here on schedule the next write.
             uses.scheduled.store(false, Ordering::Release);
-            let taken = std::mem::take(
-                &mut *uses
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            );
+            let taken = std::mem::take(&mut *uses.pending());
+            let mut later = Vec::new();
             for (key_id, at) in taken {
-                if let Err(error) = store.touch_api_key(key_id, at).await {
-                    tracing::debug!(%error, key_id, "recording key use failed");
+                match store.touch_api_key(key_id, at).await {
+                    Ok(()) => {}
+                    Err(error) if error.is_unavailable() => later.push((key_id, at)),
+                    Err(error) => tracing::debug!(%error, key_id, "recording key use failed"),
                 }
+            }
+            if !later.is_empty() {
+                let mut pending = uses.pending();
+                for (key_id, at) in later {
+                    pending.entry(key_id).or_insert(at);
+                }
+                drop(pending);
+                uses.schedule(&store);
             }
         });
     }

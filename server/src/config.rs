@@ -129,6 +129,13 @@ impl Default for Config {
     }
 }
 
+/// Settings of earlier releases and the names they go by now.
+const RENAMED: [(&str, &str); 1] = [(
+    "fanout.idle_connections_per_node",
+    "fanout.connections_per_node (keep-alive connections per edge, each pipelining up to \
+     fanout.pipeline_depth requests)",
+)];
+
 /// The configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -142,15 +149,19 @@ impl Config {
             Some(file) => figment = figment.merge(Toml::file_exact(file)),
             None => figment = figment.merge(Toml::file("purger.toml")),
         }
-        figment
-            .merge(Env::prefixed("PURGER_").split("__"))
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database_url".into()),
-            )
-            .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+        let figment = figment.merge(Env::prefixed("PURGER_").split("__")).merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database_url".into()),
+        );
+        // Settings that were renamed: refused by name rather than silently ignored.
+        for (old, new) in RENAMED {
+            if figment.find_value(old).is_ok() {
+                let message = format!("{old} was renamed {new}");
+                return Err(ConfigError(Box::new(figment::Error::from(message))));
+            }
+        }
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
     }
 
     /// Whether session cookies are `Secure` (and `__Host-` prefixed).
@@ -188,6 +199,22 @@ mod tests {
             assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
             assert_eq!(config.database_url(), "sqlite://data/purger.db");
             assert_eq!(config.engine.time_zone.as_str(), "+08:00");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_renamed_setting_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PURGER_FANOUT__IDLE_CONNECTIONS_PER_NODE", "1");
+            let error = Config::load(None).err().map(|e| e.to_string());
+            let error = error.unwrap_or_default();
+            assert!(
+                error.contains(
+                    "fanout.idle_connections_per_node was renamed fanout.connections_per_node"
+                ),
+                "{error}"
+            );
             Ok(())
         });
     }

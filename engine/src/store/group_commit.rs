@@ -6,7 +6,8 @@
 //! all of them at once, so a lone submission waits for nobody and a burst pays one commit (one
 //! `fsync`, one lock) for many. When a group's transaction fails, its batches are written again
 //! one by one, so that one failing batch does not fail the others — unless the database was
-//! busy, locked or unreachable, which no batch caused: then every one of them is told so.
+//! busy, locked or unreachable, which no batch caused: then every one of them is told so, and so
+//! is every batch that queued while it waited.
 
 use std::collections::HashSet;
 
@@ -89,7 +90,18 @@ async fn commit_loop(writer: impl GroupWriter, mut waiting: mpsc::Receiver<Pendi
                 Err(_) => break,
             }
         }
-        group.commit(&writer).await;
+        if let Some(unavailable) = group.commit(&writer).await {
+            // What queued meanwhile would wait as long again for the same lock: tell it now.
+            for pending in carried
+                .take()
+                .into_iter()
+                .chain(std::iter::from_fn(|| waiting.try_recv().ok()))
+            {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::Unavailable(unavailable.clone())));
+            }
+        }
     }
 }
 
@@ -121,8 +133,9 @@ impl Group {
         client_keys(batch).any(|key| self.client_keys.contains(&key))
     }
 
-    /// Commits the group and answers each caller; on failure, writes each batch alone.
-    async fn commit(self, writer: &impl GroupWriter) {
+    /// Commits the group and answers each caller; on failure, writes each batch alone. When the
+    /// database was unavailable, what it said.
+    async fn commit(self, writer: &impl GroupWriter) -> Option<String> {
         let size = self.batches.len();
         metrics::histogram!("purger_group_commit_batches").record(size as f64);
         let span = tracing::debug_span!("write_group", batches = size, tasks = self.tasks);
@@ -131,17 +144,14 @@ impl Group {
                 for (reply, write) in self.replies.into_iter().zip(writes) {
                     let _ = reply.send(Ok(write));
                 }
+                None
             }
             Ok(writes) => {
                 let error = format!("{} verdicts for {size} batches", writes.len());
                 for reply in self.replies {
                     let _ = reply.send(Err(StoreError::Corrupt(error.clone())));
                 }
-            }
-            Err(error) if size == 1 => {
-                if let Some(reply) = self.replies.into_iter().next() {
-                    let _ = reply.send(Err(error));
-                }
+                None
             }
             // Busy, locked or unreachable: no batch is to blame, and asking again one by one
             // would only make every caller wait that much longer.
@@ -150,6 +160,13 @@ impl Group {
                 for reply in self.replies {
                     let _ = reply.send(Err(StoreError::Unavailable(error.clone())));
                 }
+                Some(error)
+            }
+            Err(error) if size == 1 => {
+                if let Some(reply) = self.replies.into_iter().next() {
+                    let _ = reply.send(Err(error));
+                }
+                None
             }
             Err(error) => {
                 tracing::warn!(%error, batches = size, "a group commit failed: writing its batches one by one");
@@ -162,6 +179,7 @@ impl Group {
                     });
                     let _ = reply.send(write);
                 }
+                None
             }
         }
     }

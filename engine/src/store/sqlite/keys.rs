@@ -7,7 +7,7 @@ use tracing::instrument;
 use super::SqliteStore;
 use crate::store::binds;
 use crate::store::rows::{self, KEY_COLUMNS};
-use crate::store::{ApiKeyInfo, KeyStore, NewApiKey, StoreResult, UserStore};
+use crate::store::{ApiKeyInfo, KeyStore, NewApiKey, StoreError, StoreResult, UserStore};
 use crate::time::to_millis;
 use crate::users::{User, UserId};
 
@@ -97,10 +97,17 @@ impl KeyStore for SqliteStore {
             "UPDATE api_keys SET last_used_at = ?1
              WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - 60000)",
         );
+        // Never queued behind the submissions: when the writer is taken, the use is written
+        // at the next try (see `key_uses`).
+        let Some(mut writer) = self.writer.try_acquire() else {
+            return Err(StoreError::Unavailable(
+                "the writer connection is taken".into(),
+            ));
+        };
         query
             .bind(to_millis(at))
             .bind(key_id)
-            .execute(&self.writer)
+            .execute(&mut *writer)
             .await?;
         Ok(())
     }
