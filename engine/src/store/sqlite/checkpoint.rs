@@ -11,8 +11,11 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use tracing::Instrument;
 
-/// How often the log is folded in.
-const EVERY: Duration = Duration::from_millis(500);
+/// How often the log is folded in. Each checkpoint syncs the database file, which the writer's
+/// commits then wait behind: every 500 ms cost the seed scenario of `purger bench` 3 ms at the
+/// median and 9 ms at p99; every 5 s costs nothing measurable, and 5 s of the heaviest load
+/// seen (10 000 submissions/s) leave a log of some 100 MB.
+const EVERY: Duration = Duration::from_secs(5);
 
 /// Checkpoints through `reader` every [`EVERY`] until `alive` can no longer be upgraded (the store
 /// was dropped).
