@@ -263,7 +263,7 @@ impl Engine {
             StoreSignal::WorkAvailable => self.inner.wake.notify_one(),
             StoreSignal::AccountChanged { user } => accounts.forget_user(user),
             StoreSignal::Interrupted => {
-                // What was announced meanwhile is unknown: cache no key, look for work once.
+                // What was announced meanwhile is unknown: cache no account, look for work once.
                 accounts.arm(false);
                 self.inner.wake.notify_one();
             }
