@@ -2,7 +2,8 @@
 # Installs what the tests need beyond the build tools: Debian's Chromium for the end-to-end
 # suite, the real edge caches (Varnish with varnish-modules for the xkey vmod, nginx with
 # ngx_cache_purge), curl and openssl for the seed scripts, wrk for the bench smoke's ceiling,
-# the end2end npm packages from their lockfile, and cargo-nextest. Idempotent.
+# the end2end npm packages from their lockfile, schemathesis (PyPI, in a virtualenv under the
+# tools directory) for the API contract check, and cargo-nextest. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ packages=(chromium varnish varnish-modules nginx libnginx-mod-http-cache-purge c
 missing=()
 # Node.js may come from elsewhere (with its own npm); Debian's is enough when there is none.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# A Python with venv and pip for schemathesis; Debian's when there is none.
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
@@ -26,4 +29,15 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "cargo install cargo-nextest"
   cargo install --locked cargo-nextest@0.9.143
+fi
+# The API contract check (scripts/api-contract.sh): schemathesis at a fixed version.
+tools=${PURGER_TOOLS_DIR:-$HOME/.local/share/purger-tools}
+schemathesis_version=4.32.5
+if ! "$tools/schemathesis-venv/bin/st" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  log "pip install schemathesis==$schemathesis_version"
+  mkdir -p "$tools"
+  rm -rf "$tools/schemathesis-venv"
+  python3 -m venv "$tools/schemathesis-venv"
+  "$tools/schemathesis-venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$schemathesis_version"
 fi

@@ -90,6 +90,7 @@ bench_smoke() {
   esac
 }
 step "bench smoke (purger bench, 50 nginx addresses, 50 distant edges)" bench_smoke
+step "API contract (schemathesis: v1 and the seed APIs against their documents)" scripts/api-contract.sh
 e2e() { (cd "$root/end2end" && npx playwright test); }
 step "playwright end-to-end (headless Chromium)" e2e
 

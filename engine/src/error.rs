@@ -28,6 +28,9 @@ pub enum EngineError {
     /// request is made with.
     #[error("{0}")]
     SelfLockout(&'static str),
+    /// A limit on how many of a thing may exist is reached (live API keys of a user).
+    #[error("{0}")]
+    LimitReached(String),
 }
 
 impl EngineError {
@@ -45,6 +48,7 @@ impl EngineError {
             EngineError::Invalid(_)
                 | EngineError::NotFound(_)
                 | EngineError::SelfLockout(_)
+                | EngineError::LimitReached(_)
                 | EngineError::Key(KeyError::InvalidKey)
                 | EngineError::Store(StoreError::Conflict(_) | StoreError::NotFound(_))
         )

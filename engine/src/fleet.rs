@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a group's nodes are asked to purge.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "protocol", rename_all = "lowercase")]
+#[serde(tag = "protocol", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Protocol {
     /// Varnish: `PURGE` for URLs, `BAN` with `X-Ban-Regex` for prefixes and regexes.
     Varnish,
@@ -28,6 +28,7 @@ pub enum Protocol {
 /// A custom purge request: `{path}`, `{pattern}`, `{host}`, `{tag}` and `{mode}` are substituted
 /// (see `fanout::template` for what each kind of target fills in).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomTemplate {
     /// HTTP method, such as `PURGE` or `POST`.
     pub method: String,

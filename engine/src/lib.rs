@@ -13,6 +13,7 @@ pub mod error;
 pub mod fanout;
 pub mod fleet;
 pub mod ids;
+pub mod key_scope;
 mod key_uses;
 pub mod keys;
 pub mod passwords;

@@ -86,6 +86,17 @@ impl Default for Zone {
     }
 }
 
+/// Every IANA zone name [`Zone::parse`] knows (besides `UTC`, `GMT` and offsets).
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
+/// The offsets [`Zone::parse`] takes, as a regular expression: `UTC` or `GMT`, or either (or
+/// neither) before `+`/`-` and one hour digit, or two (at most 14) with optional minutes as
+/// `hh:mm` or `hhmm`.
+pub const ZONE_OFFSET_PATTERN: &str =
+    r"^\s*(UTC|GMT|(UTC|GMT)?[+-]([0-9]|(0[0-9]|1[0-4])(:?[0-5][0-9])?))\s*$";
+
 fn parse_offset(text: &str) -> Option<FixedOffset> {
     let sign = if text.starts_with('-') { -1 } else { 1 };
     let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
@@ -179,6 +190,35 @@ pub fn from_millis(millis: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_offset_pattern_says_what_parse_takes() {
+        let pattern = regex::Regex::new(ZONE_OFFSET_PATTERN).unwrap();
+        for text in [
+            "UTC",
+            "GMT",
+            " GMT+09:00 ",
+            "+09:00",
+            "-0530",
+            "+9",
+            "UTC-5",
+            "+14:59",
+            "+1",
+            "+15",
+            "+9:00",
+            "GMT+",
+            "",
+            "UTC+123",
+            "+0a",
+            "-00:60",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                Zone::parse(text).is_ok(),
+                "{text:?}: the pattern and Zone::parse disagree"
+            );
+        }
+    }
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -87,6 +87,7 @@ impl QuotaLimits {
 
 /// Per-user overrides of the default limits; `None` keeps the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuotaOverrides {
     /// Exact URLs per day.
     pub url: Option<u32>,

@@ -53,6 +53,9 @@ pub struct ApiConfig {
     /// Proxies (CIDRs) whose `X-Forwarded-For` names the client (sign-in throttling counts per
     /// client address); from any other peer the header is ignored.
     pub trusted_proxies: Vec<String>,
+    /// The longest this server holds a batch read's long poll (`wait`, at most 60 by the API):
+    /// a longer wait is answered after this many seconds with the batch as it then stands.
+    pub max_wait_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -62,6 +65,7 @@ impl Default for ApiConfig {
             date_skew_secs: 15 * 60,
             max_body_bytes: 1 << 20,
             trusted_proxies: Vec::new(),
+            max_wait_secs: 60,
         }
     }
 }

@@ -114,6 +114,7 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> anyhow::Result<R
         .merge(routes::health::router())
         .merge(routes::legacy_url::router())
         .merge(routes::legacy_regex::router())
+        .merge(routes::legacy_doc::router())
         .merge(routes::v1::router())
         .merge(routes::metrics::router())
         .merge(routes::dashboard::router())

@@ -98,6 +98,7 @@ pub mod ssr {
             status: TaskStatus::parse(query.status.trim()),
             kind: TargetKind::parse(query.kind.trim()),
             domain_id,
+            domain_ids: None,
             from: day(&query.from, false)?,
             to: day(&query.to, true)?,
             text: Some(query.text.trim().to_owned()).filter(|t| !t.is_empty()),
@@ -223,9 +224,9 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
     let engine = super::context::engine()?;
 
     let user = super::context::user().await?;
-    let viewer = user.task_scope();
+    let viewer = engine::key_scope::Viewer::from(user.task_scope());
     let task = engine
-        .task(&id, viewer)
+        .task(&id, &viewer)
         .await?
         .ok_or_else(|| AppError::NotFound("task".into()))?;
     let owner = engine
@@ -266,9 +267,9 @@ pub async fn get_task(id: String) -> Result<TaskDetail, AppError> {
 pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
     let engine = super::context::engine()?;
     let user = super::context::user().await?;
-    let viewer = user.task_scope();
+    let viewer = engine::key_scope::Viewer::from(user.task_scope());
     let tasks = engine
-        .batch_tasks(&id, viewer)
+        .batch_tasks(&id, &viewer)
         .await?
         .ok_or_else(|| AppError::NotFound("batch".into()))?;
     let zone = super::context::zone_of(&user, &engine);
@@ -290,8 +291,8 @@ pub async fn get_batch(id: String) -> Result<Vec<TaskRow>, AppError> {
 pub async fn retry_task(id: String) -> Result<bool, AppError> {
     let engine = super::context::engine()?;
     let user = super::context::user().await?;
-    let viewer = user.task_scope();
+    let viewer = engine::key_scope::Viewer::from(user.task_scope());
     Ok(engine
-        .retry_task(&engine::Actor::user(&user), &id, viewer)
+        .retry_task(&engine::Actor::user(&user), &id, &viewer)
         .await?)
 }

@@ -20,16 +20,29 @@ pub enum AuthFailure {
 }
 
 impl Engine {
-    /// Creates a key for `user`; the secret is returned once and never stored in clear.
+    /// Creates a key for `user` that may do everything the user may; the secret is returned
+    /// once and never stored in clear.
     pub async fn create_key(
         &self,
         actor: &Actor,
         user: UserId,
         label: &str,
     ) -> Result<(ApiKeyInfo, ApiKeySecret), EngineError> {
+        self.create_scoped_key(actor, user, label, KeyScope::default())
+            .await
+    }
+
+    /// Creates a key for `user` limited by `scope` (checked against the user's domains).
+    pub async fn create_scoped_key(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        label: &str,
+        scope: KeyScope,
+    ) -> Result<(ApiKeyInfo, ApiKeySecret), EngineError> {
         let secret = ApiKeySecret::generate();
         let info = self
-            .store_key(actor, user, label, &secret, "key.create")
+            .store_key(actor, user, label, &secret, scope, "key.create")
             .await?;
         Ok((info, secret))
     }
@@ -43,8 +56,15 @@ impl Engine {
         label: &str,
     ) -> Result<ApiKeyInfo, EngineError> {
         let secret = ApiKeySecret::import(key)?;
-        self.store_key(actor, user, label, &secret, "key.import")
-            .await
+        self.store_key(
+            actor,
+            user,
+            label,
+            &secret,
+            KeyScope::default(),
+            "key.import",
+        )
+        .await
     }
 
     pub(super) async fn store_key(
@@ -53,6 +73,7 @@ impl Engine {
         user: UserId,
         label: &str,
         secret: &ApiKeySecret,
+        scope: KeyScope,
         action: &str,
     ) -> Result<ApiKeyInfo, EngineError> {
         if label.chars().count() > 100 {
@@ -64,6 +85,18 @@ impl Engine {
             .user_by_id(user)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("user {}", user.0)))?;
+        let user_domains: Vec<DomainName> = self
+            .user_domains(user)
+            .await?
+            .iter()
+            .map(|(_, name)| name.clone())
+            .collect();
+        let scope = scope.checked(&user_domains).map_err(|error| match error {
+            KeyScopeError::NotTheUsersDomain(host) => {
+                EngineError::NotFound(format!("domain {host} of {}", owner.username))
+            }
+            error => EngineError::Invalid(error.to_string()),
+        })?;
         let cap = self.inner.config.max_keys_per_user;
         let new_key = NewApiKey {
             user_id: user,
@@ -72,9 +105,10 @@ impl Engine {
             key_hash: secret.lookup_hash(),
             key_sealed: self.inner.master_key.seal(secret),
             created_at: Utc::now(),
+            scope,
         };
         let Some(info) = self.inner.store.insert_api_key(&new_key, cap).await? else {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::LimitReached(format!(
                 "{} already holds {cap} live API keys (the most is {cap}); revoke one first",
                 owner.username
             )));
@@ -83,7 +117,7 @@ impl Engine {
             actor,
             action,
             &info.public_id,
-            serde_json::json!({ "user": owner.username, "label": label }),
+            serde_json::json!({ "user": owner.username, "label": label, "scope": info.scope }),
         )
         .await?;
         Ok(info)

@@ -28,6 +28,7 @@ use crate::error::EngineError;
 use crate::fanout::{self, ProgressEvent, Scheduler};
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, Protocol};
 use crate::ids::{BatchId, TaskId};
+use crate::key_scope::{KeyScope, KeyScopeError, Viewer};
 use crate::keys::{generate_public_id, lookup_hash, ApiKeySecret, MasterKey};
 use crate::passwords::{hash_password, VerifierMemory, MIN_PASSWORD_LEN};
 use crate::rate_limit::{RateLimitConfig, RateLimiter};

@@ -47,7 +47,9 @@ impl Engine {
         if let Some(url) = &submission.callback_url {
             self.inner.callback_policy.resolve(url).await?;
         }
-        let domains = self.user_domains(user.id).await?;
+        // A key limited to some domains reaches only those: the others are not the caller's.
+        let mut domains = self.user_domains(user.id).await?;
+        domains.retain(|(_, domain)| submission.key_scope.allows_domain(domain));
         let limits = user.quota.resolve(&self.inner.config.quota);
         let day = QuotaDay::containing(now, self.time_zone());
         // Compiling up to 500 regexes takes a while: not on an async worker.

@@ -12,24 +12,40 @@ pub struct QueueDepth {
 }
 
 impl Engine {
-    /// A task, if `viewer` may see it (`None` sees every task: admins and the CLI).
-    pub async fn task(
-        &self,
-        id: &str,
-        viewer: Option<UserId>,
-    ) -> Result<Option<TaskRecord>, EngineError> {
+    /// What a reader with `user`'s key limited by `scope` sees: the user's tasks (everyone's
+    /// for admins), on the key's domains only when it is limited to some.
+    pub async fn key_viewer(&self, user: &User, scope: &KeyScope) -> Result<Viewer, EngineError> {
+        let domains = match &scope.domains {
+            None => None,
+            Some(_) => Some(
+                self.user_domains(user.id)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, domain)| scope.allows_domain(domain))
+                    .map(|(id, _)| id)
+                    .collect(),
+            ),
+        };
+        Ok(Viewer {
+            user: user.task_scope(),
+            domains,
+        })
+    }
+
+    /// A task, if `viewer` may see it.
+    pub async fn task(&self, id: &str, viewer: &Viewer) -> Result<Option<TaskRecord>, EngineError> {
         let Some(id) = TaskId::parse(id) else {
             return Ok(None);
         };
         let task = self.inner.store.task(&id).await?;
-        Ok(task.filter(|task| viewer.is_none_or(|viewer| viewer == task.user_id)))
+        Ok(task.filter(|task| viewer.sees(task)))
     }
 
-    /// The tasks of a batch, if `viewer` may see it.
+    /// The tasks of a batch that `viewer` may see; `None` when it sees none of them.
     pub async fn batch_tasks(
         &self,
         id: &str,
-        viewer: Option<UserId>,
+        viewer: &Viewer,
     ) -> Result<Option<Vec<TaskRecord>>, EngineError> {
         let Some(id) = BatchId::parse(id) else {
             return Ok(None);
@@ -37,10 +53,17 @@ impl Engine {
         let Some(batch) = self.inner.store.batch(&id).await? else {
             return Ok(None);
         };
-        if viewer.is_some_and(|viewer| viewer != batch.user_id) {
+        if viewer.user.is_some_and(|viewer| viewer != batch.user_id) {
             return Ok(None);
         }
-        Ok(Some(self.inner.store.tasks_of_batch(&id).await?))
+        let mut tasks = self.inner.store.tasks_of_batch(&id).await?;
+        if viewer.domains.is_some() {
+            tasks.retain(|task| viewer.sees(task));
+            if tasks.is_empty() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(tasks))
     }
 
     /// The tasks of a batch as soon as every one of them is final, or as they stand once `wait`
@@ -50,7 +73,7 @@ impl Engine {
     pub async fn batch_tasks_when_final(
         &self,
         id: &str,
-        viewer: Option<UserId>,
+        viewer: &Viewer,
         wait: std::time::Duration,
     ) -> Result<Option<Vec<TaskRecord>>, EngineError> {
         use tokio::sync::broadcast::error::RecvError;
@@ -94,6 +117,16 @@ impl Engine {
 
     /// A page of tasks.
     pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, EngineError> {
+        // No target holds a NUL, and neither database takes one in a query string.
+        if filter
+            .text
+            .as_deref()
+            .is_some_and(|text| text.contains('\0'))
+        {
+            return Err(EngineError::Invalid(
+                "the search text may not contain a NUL character".into(),
+            ));
+        }
         Ok(self.inner.store.list_tasks(filter).await?)
     }
 
@@ -114,7 +147,7 @@ impl Engine {
         &self,
         actor: &Actor,
         id: &str,
-        viewer: Option<UserId>,
+        viewer: &Viewer,
     ) -> Result<bool, EngineError> {
         let task = self
             .task(id, viewer)

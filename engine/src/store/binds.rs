@@ -137,7 +137,7 @@ pub(super) fn new_session<'q, Q: Binds<'q>>(
         .int(to_millis(expires))
 }
 
-/// 1 user, 2 public id, 3 label, 4 key hash, 5 sealed key, 6 created at.
+/// 1 user, 2 public id, 3 label, 4 key hash, 5 sealed key, 6 created at, 7 scope.
 pub(super) fn new_key<'q, Q: Binds<'q>>(query: Q, key: &'q NewApiKey) -> Q {
     query
         .int(key.user_id.0)
@@ -146,6 +146,7 @@ pub(super) fn new_key<'q, Q: Binds<'q>>(query: Q, key: &'q NewApiKey) -> Q {
         .bytes(&key.key_hash)
         .bytes(&key.key_sealed)
         .int(to_millis(key.created_at))
+        .opt_text_owned(key.scope.to_stored())
 }
 
 /// 1 name, 2 protocol name, 3 protocol options, 4 created at.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 pub(super) use super::columns::Columns;
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeTarget, Protocol};
 use crate::ids::{BatchId, TaskId};
+use crate::key_scope::KeyScope;
 use crate::quota::QuotaUsage;
 use crate::store::claim::Picked;
 use crate::store::{
@@ -43,7 +44,7 @@ pub(super) const WAITING_USERS: &str = "waiting (user_id) AS (
 
 /// The columns [`api_key`] reads, for `SELECT`s.
 pub(super) const KEY_COLUMNS: &str =
-    "k.id, k.user_id, k.public_id, k.label, k.created_at, k.last_used_at, k.revoked_at";
+    "k.id, k.user_id, k.public_id, k.label, k.created_at, k.last_used_at, k.revoked_at, k.scope";
 
 fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
@@ -166,6 +167,8 @@ pub(super) fn api_key(row: &impl Columns) -> Result<ApiKeyInfo, StoreError> {
         created_at: from_millis(row.int("created_at")?),
         last_used_at: row.opt_int("last_used_at")?.map(from_millis),
         revoked_at: row.opt_int("revoked_at")?.map(from_millis),
+        scope: KeyScope::from_stored(row.opt_text("scope")?.as_deref())
+            .map_err(|error| corrupt("key scope", error))?,
     })
 }
 

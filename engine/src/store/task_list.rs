@@ -69,6 +69,9 @@ impl Conditions {
         if let Some(domain) = filter.domain_id {
             conditions.push("t.domain_id = ", Value::Int(domain));
         }
+        if let Some(domains) = &filter.domain_ids {
+            conditions.push_in("t.domain_id", domains);
+        }
         if let Some(from) = filter.from {
             conditions.push("t.created_at >= ", Value::Int(to_millis(from)));
         }
@@ -79,6 +82,26 @@ impl Conditions {
             conditions.push("t.seq < ", Value::Int(before));
         }
         conditions
+    }
+
+    /// Appends ` AND {column} IN (…)` with one placeholder per value (` AND 1 = 0` for none).
+    pub fn push_in(&mut self, column: &str, values: &[i64]) {
+        if values.is_empty() {
+            self.sql.push_str(" AND 1 = 0");
+            return;
+        }
+        self.sql.push_str(" AND ");
+        self.sql.push_str(column);
+        self.sql.push_str(" IN (");
+        for (i, value) in values.iter().enumerate() {
+            self.values.push(Value::Int(*value));
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            let n = self.first + self.values.len() - 1;
+            self.sql.push_str(&(self.placeholder)(n));
+        }
+        self.sql.push(')');
     }
 
     /// Appends ` AND {column_and_operator}{placeholder}` and its value.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fleet::{EdgeGroup, EdgeNode, NodeTarget};
 use crate::ids::{BatchId, TaskId};
+use crate::key_scope::KeyScope;
 use crate::quota::QuotaUsage;
 use crate::target::{DomainName, PurgeMode, TargetKind};
 use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
@@ -29,6 +30,8 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What it may do within its user's rights.
+    pub scope: KeyScope,
 }
 
 /// A new API key, already hashed and sealed.
@@ -46,6 +49,8 @@ pub struct NewApiKey {
     pub key_sealed: Vec<u8>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// What it may do within its user's rights.
+    pub scope: KeyScope,
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -265,6 +270,8 @@ pub struct TaskFilter {
     pub kind: Option<TargetKind>,
     /// Only this domain id.
     pub domain_id: Option<i64>,
+    /// Only these domain ids (a key limited to some domains); `None`: every domain.
+    pub domain_ids: Option<Vec<i64>>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
     /// Created before.

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::{BatchId, TaskId};
+use crate::key_scope::KeyScope;
 use crate::quota::QuotaUsage;
 use crate::store::StoreError;
 use crate::target::{PurgeMode, TargetKind};
@@ -69,6 +70,8 @@ pub struct Submission {
     pub source: Source,
     /// The key it was made with.
     pub api_key_id: Option<i64>,
+    /// That key's limits (none for the dashboard).
+    pub key_scope: KeyScope,
 }
 
 impl Submission {
@@ -86,6 +89,7 @@ impl Submission {
             client_task_id: None,
             source,
             api_key_id: None,
+            key_scope: KeyScope::default(),
         }
     }
 }
@@ -99,6 +103,9 @@ pub enum SubmitError {
     /// The user may not purge.
     #[error("user not allowed push")]
     NotAllowed,
+    /// The API key is read-only, or may purge none of the kinds asked for.
+    #[error("this API key may not purge this: {0}")]
+    KeyNotAllowed(String),
     /// No target at all.
     #[error("no target given")]
     Empty,
@@ -163,6 +170,8 @@ pub enum Refusal {
     StillRunning,
     /// Today's quota is used up (seed 004: NumberOutOfLimit / NumberPartlyOutOfLimit).
     OverQuota,
+    /// The API key may not purge this kind of target (others of the request it may).
+    KindNotAllowed,
 }
 
 impl Refusal {
@@ -173,6 +182,7 @@ impl Refusal {
             Refusal::NotYourDomain => "not_your_domain",
             Refusal::StillRunning => "still_running",
             Refusal::OverQuota => "over_quota",
+            Refusal::KindNotAllowed => "kind_not_allowed",
         }
     }
 
@@ -183,6 +193,7 @@ impl Refusal {
             Refusal::NotYourDomain => "the host is not one of your domains".to_owned(),
             Refusal::StillRunning => "the same regex is still running".to_owned(),
             Refusal::OverQuota => "today's quota for this kind is used up".to_owned(),
+            Refusal::KindNotAllowed => "this API key may not purge this kind of target".to_owned(),
         }
     }
 }

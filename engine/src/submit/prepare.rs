@@ -105,6 +105,10 @@ pub(crate) fn prepare(
     if targets.is_empty() {
         return Err(SubmitError::Empty);
     }
+    let scope = &submission.key_scope;
+    if !targets.iter().any(|(kind, _)| scope.allows_kind(*kind)) {
+        return Err(SubmitError::KeyNotAllowed(scope.describe()));
+    }
     if submission.groups.len() > MAX_GROUPS {
         return Err(SubmitError::TooManyGroups);
     }
@@ -137,6 +141,7 @@ pub(crate) fn prepare(
     let mut task_verdicts = Vec::with_capacity(targets.len());
     for (kind, text) in targets {
         let result = match Target::parse_on(kind, &text, domain) {
+            _ if !scope.allows_kind(kind) => Err(Refusal::KindNotAllowed),
             Err(error) => Err(Refusal::Invalid(error.to_string())),
             Ok(target) => match domain_for(domains, target.host()) {
                 None => Err(Refusal::NotYourDomain),

@@ -128,7 +128,7 @@ async fn a_single_url_is_not_held_back_by_another_users_huge_batch(backend: Back
     let tasks = wait_for(Duration::from_secs(60), || async {
         let tasks = t
             .engine
-            .batch_tasks(batch_id.as_str(), None)
+            .batch_tasks(batch_id.as_str(), &Default::default())
             .await
             .expect("read")
             .expect("batch");
@@ -206,7 +206,11 @@ async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirm
     wait_for(Duration::from_secs(20), || async {
         let (mut confirmed, mut unfinished) = (0, 0);
         for id in &task_ids {
-            let task = t.engine.task(id.as_str(), None).await.expect("read")?;
+            let task = t
+                .engine
+                .task(id.as_str(), &Default::default())
+                .await
+                .expect("read")?;
             confirmed += task.success;
             unfinished += usize::from(!task.status.is_final());
         }
@@ -219,7 +223,7 @@ async fn after_a_crash_another_engine_finishes_every_task_without_asking_confirm
     for id in &task_ids {
         confirmed_before += t
             .engine
-            .task(id.as_str(), None)
+            .task(id.as_str(), &Default::default())
             .await
             .expect("read")
             .expect("task")
@@ -292,11 +296,15 @@ async fn retry_asks_only_the_failed_nodes_again(backend: Backend) {
     let actor = Actor::cli();
     assert!(t
         .engine
-        .retry_task(&actor, task.as_str(), Some(user.id))
+        .retry_task(&actor, task.as_str(), &Some(user.id).into())
         .await
         .expect("retry"));
     let report = wait_for(Duration::from_secs(10), || async {
-        let task = t.engine.task(task.as_str(), None).await.expect("read")?;
+        let task = t
+            .engine
+            .task(task.as_str(), &Default::default())
+            .await
+            .expect("read")?;
         (task.status == TaskStatus::Success).then_some(task)
     })
     .await;
@@ -305,7 +313,7 @@ async fn retry_asks_only_the_failed_nodes_again(backend: Backend) {
     assert_eq!(revived.count(), 1);
     assert!(!t
         .engine
-        .retry_task(&actor, task.as_str(), Some(user.id))
+        .retry_task(&actor, task.as_str(), &Some(user.id).into())
         .await
         .expect("nothing to retry"));
     workers.shutdown().await;
@@ -335,26 +343,26 @@ async fn another_user_cannot_see_or_retry_a_task(backend: Backend) {
     let task = outcome.accepted().next().expect("accepted").clone();
     assert!(t
         .engine
-        .task(task.as_str(), Some(other.id))
+        .task(task.as_str(), &Some(other.id).into())
         .await
         .expect("read")
         .is_none());
     assert!(t
         .engine
-        .task(task.as_str(), Some(owner.id))
+        .task(task.as_str(), &Some(owner.id).into())
         .await
         .expect("read")
         .is_some());
     let batch = outcome.batch_id.expect("batch");
     assert!(t
         .engine
-        .batch_tasks(batch.as_str(), Some(other.id))
+        .batch_tasks(batch.as_str(), &Some(other.id).into())
         .await
         .expect("read")
         .is_none());
     assert!(t
         .engine
-        .retry_task(&Actor::cli(), task.as_str(), Some(other.id))
+        .retry_task(&Actor::cli(), task.as_str(), &Some(other.id).into())
         .await
         .is_err());
 }
@@ -406,6 +414,7 @@ async fn a_finished_task_posts_its_signed_result_to_the_callback_url(backend: Ba
                 client_task_id: None,
                 source: Source::Api000,
                 api_key_id: Some(key.id),
+                key_scope: key.scope.clone(),
                 domain: None,
                 mode: Default::default(),
                 groups: Vec::new(),
@@ -511,13 +520,13 @@ async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest(ba
     assert_eq!(store.prune_tasks(cutoff).await.expect("prune"), 1);
     assert!(t
         .engine
-        .task(old.as_str(), None)
+        .task(old.as_str(), &Default::default())
         .await
         .expect("read")
         .is_none());
     assert!(t
         .engine
-        .task(pending.as_str(), None)
+        .task(pending.as_str(), &Default::default())
         .await
         .expect("read")
         .is_some());

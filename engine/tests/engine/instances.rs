@@ -20,6 +20,7 @@ fn submission(url: &str) -> Submission {
         client_task_id: None,
         source: Source::V1,
         api_key_id: None,
+        key_scope: Default::default(),
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
@@ -77,7 +78,11 @@ async fn new_work_wakes_an_idle_instance_at_once_on_postgres() {
         .expect("submitted");
     let task = outcome.accepted().next().expect("accepted").clone();
     let status = wait_for(Duration::from_secs(10), || async {
-        let record = t.engine.task(task.as_str(), None).await.expect("read")?;
+        let record = t
+            .engine
+            .task(task.as_str(), &Default::default())
+            .await
+            .expect("read")?;
         record.status.is_final().then_some(record.status)
     })
     .await;

@@ -56,7 +56,7 @@ async fn a_batchs_callback_url_is_stored_once_whatever_its_size(backend: Backend
     let batch = outcome.batch_id.expect("batch");
     let tasks = t
         .engine
-        .batch_tasks(batch.as_str(), None)
+        .batch_tasks(batch.as_str(), &Default::default())
         .await
         .expect("read")
         .expect("batch");

@@ -9,6 +9,7 @@ mod fanout;
 mod faults;
 mod group_commit;
 mod instances;
+mod key_scopes;
 mod limits;
 mod real_edges;
 mod submissions;

@@ -93,7 +93,7 @@ async fn a_database_of_the_schema_before_purge_kinds_keeps_every_task_when_upgra
         .await
         .expect("engine opens");
     let tasks = engine
-        .batch_tasks(BATCH, None)
+        .batch_tasks(BATCH, &Default::default())
         .await
         .expect("read")
         .expect("batch");

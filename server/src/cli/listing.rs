@@ -37,9 +37,10 @@ pub(super) async fn show(engine: &Engine, command: Command, out: &Output) -> any
                     None => "live".to_owned(),
                 };
                 format!(
-                    "{}\t{}\t{state}\tcreated {}",
+                    "{}\t{}\t{state}\t{}\tcreated {}",
                     key.public_id,
                     key.label,
+                    key.scope.describe(),
                     key.created_at.to_rfc3339()
                 )
             }));
@@ -81,7 +82,7 @@ pub(super) async fn show(engine: &Engine, command: Command, out: &Output) -> any
         }
         Command::Task(TaskCommand::Show { id }) => {
             let task = engine
-                .task(&id, None)
+                .task(&id, &Default::default())
                 .await?
                 .with_context(|| format!("no task {id}"))?;
             let report = engine.task_report(task).await?;

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use engine::fleet::Protocol;
+use engine::key_scope::KeyScope;
+use engine::target::TargetKind;
 use engine::users::{QuotaOverrides, Role};
 use engine::{Actor, Engine};
 use serde_json::json;
@@ -41,13 +43,23 @@ pub enum UserCommand {
 /// `purger key …`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create an API key for a user and print it once.
+    /// Create an API key for a user and print it once; `--domain`, `--kind` and `--read-only`
+    /// limit what it may do within the user's rights.
     Create {
         /// Owner.
         user: String,
         /// A label.
         #[arg(long, default_value = "")]
         label: String,
+        /// Only this domain of the user's (repeat for more; default: all of them).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Only this purge kind (repeat for more; default: every kind).
+        #[arg(long = "kind", value_parser = ["url", "prefix", "regex", "tag", "everything", "prefetch"])]
+        kinds: Vec<String>,
+        /// Status and history only: no purge, prefetch or retry.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Carry an existing key of the old systems over as is.
     Import {
@@ -204,10 +216,27 @@ pub(super) async fn manage(engine: &Engine, command: Command, out: &Output) -> a
                 json!({ "id": user.id.0, "username": user.username, "role": role }),
             )
         }
-        Command::Key(KeyCommand::Create { user, label }) => {
+        Command::Key(KeyCommand::Create {
+            user,
+            label,
+            domains,
+            kinds,
+            read_only,
+        }) => {
             let owner = find_user(engine, &user).await?;
-            let (info, secret) = engine.create_key(&actor, owner.id, &label).await?;
-            out.print(secret.expose(), json!({ "id": info.public_id, "user": owner.username, "label": info.label, "key": secret.expose() }))
+            let scope = KeyScope {
+                domains: (!domains.is_empty()).then_some(domains),
+                kinds: (!kinds.is_empty())
+                    .then(|| kinds.iter().filter_map(|k| TargetKind::parse(k)).collect()),
+                read_only,
+            };
+            let (info, secret) = engine
+                .create_scoped_key(&actor, owner.id, &label, scope)
+                .await?;
+            out.print(
+                secret.expose(),
+                json!({ "id": info.public_id, "user": owner.username, "label": info.label, "key": secret.expose(), "limits": info.scope }),
+            )
         }
         Command::Key(KeyCommand::Import { user, key, label }) => {
             let owner = find_user(engine, &user).await?;

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use engine::report::SeedQueryBody;
 use engine::seed004::{date_is_fresh, Credentials};
+use engine::store::ApiKeyInfo;
 use engine::submit::{Refusal, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::time::Zone;
@@ -136,7 +137,10 @@ impl IntoResponse for Seed004Error {
 }
 
 /// Checks `Authorization: Basic base64(user:base64(HMAC-SHA1(key, Date)))` and the `Date`.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, Seed004Error> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(ApiKeyInfo, User), Seed004Error> {
     let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -165,7 +169,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, See
             if let Err(wait) = state.rate_limiter.check(key.id) {
                 return Err(Seed004Error::rate_limited(wait.as_secs() + 1));
             }
-            Ok(user)
+            Ok((key, user))
         }
         Err(AuthFailure::UnknownUser | AuthFailure::UserDisabled) => {
             Err(Seed004Error::user_invalid())
@@ -229,11 +233,12 @@ async fn purge(
         return Err(too_large());
     }
     // The signature first: a stranger cannot make the server read (and hold) a body.
-    let user = authenticate(&state, &headers).await?;
+    let (key, user) = authenticate(&state, &headers).await?;
     let body = axum::body::to_bytes(body, state.api.max_body_bytes)
         .await
         .map_err(|_| too_large())?;
-    if !user.can_purge {
+    // Seed 004 refuses before it parses: a user or key that may not purge regexes.
+    if !user.can_purge || !key.scope.allows_kind(TargetKind::Regex) {
         return Err(Seed004Error::not_allowed());
     }
     let regexes = parse_regexes(&body).ok_or_else(|| {
@@ -270,7 +275,8 @@ async fn purge(
         idempotency_key: None,
         client_task_id: None,
         source: Source::Api004,
-        api_key_id: None,
+        api_key_id: Some(key.id),
+        key_scope: key.scope.clone(),
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
@@ -282,7 +288,7 @@ async fn purge(
         .submit(&user, submission)
         .await
         .map_err(|error| match error {
-            SubmitError::NotAllowed => Seed004Error::not_allowed(),
+            SubmitError::NotAllowed | SubmitError::KeyNotAllowed(_) => Seed004Error::not_allowed(),
             SubmitError::UserDisabled => Seed004Error::user_invalid(),
             SubmitError::Empty => Seed004Error::empty(),
             SubmitError::Busy(_) => Seed004Error::rate_limited(1),
@@ -396,10 +402,20 @@ async fn status(
     headers: HeaderMap,
     Path(item_id): Path<String>,
 ) -> Result<Response, Seed004Error> {
-    let user = authenticate(&state, &headers).await?;
+    let (key, user) = authenticate(&state, &headers).await?;
+    // The submitter's own batches, even an admin's (seed 004 knows no admins).
+    let viewer = state
+        .engine
+        .key_viewer(&user, &key.scope)
+        .await
+        .map_err(Seed004Error::system)?;
+    let viewer = engine::key_scope::Viewer {
+        user: Some(user.id),
+        ..viewer
+    };
     let tasks = state
         .engine
-        .batch_tasks(&item_id, Some(user.id))
+        .batch_tasks(&item_id, &viewer)
         .await
         .map_err(Seed004Error::system)?
         .ok_or_else(|| {

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use engine::callback_target::CallbackUrlError;
 use engine::submit::{Refusal, Source, Submission, SubmitError};
 use engine::target::TargetKind;
 use engine::time::seed_compact;
@@ -69,11 +70,19 @@ impl Seed000Error {
                 Self::new(StatusCode::FORBIDDEN, "user not allowed to purge", uri)
             }
             SubmitError::UserDisabled => Self::new(StatusCode::FORBIDDEN, "user is disabled", uri),
+            SubmitError::KeyNotAllowed(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                "this api_key may not purge urls",
+                uri,
+            ),
             SubmitError::ClientTaskConflict(task) => Self::new(
                 StatusCode::CONFLICT,
                 format!("taskId {task} was already used for another uri"),
                 uri,
             ),
+            SubmitError::Callback(
+                CallbackUrlError::Unresolvable(_) | CallbackUrlError::NotPublic(_),
+            ) => Self::new(StatusCode::FORBIDDEN, error.to_string(), uri),
             SubmitError::Busy(_) => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "server busy", uri).retry_after(1)
             }
@@ -98,6 +107,11 @@ impl Seed000Error {
             Refusal::OverQuota => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("the number of url out of today limit({url_limit})"),
+                uri,
+            ),
+            Refusal::KindNotAllowed => Self::new(
+                StatusCode::FORBIDDEN,
+                "this api_key may not purge urls",
                 uri,
             ),
             Refusal::StillRunning => Self::new(
@@ -206,6 +220,7 @@ async fn purge(
         client_task_id: params.get("taskId").filter(|t| !t.is_empty()).cloned(),
         source: Source::Api000,
         api_key_id: Some(key.id),
+        key_scope: key.scope.clone(),
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
@@ -243,7 +258,7 @@ async fn query(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, Seed000Error> {
     let uri = required_uri(&params);
-    let (_, user) = authenticate(&state, &params, &uri).await?;
+    let (key, user) = authenticate(&state, &params, &uri).await?;
     if uri.is_empty() {
         return Err(Seed000Error::new(
             StatusCode::BAD_REQUEST,
@@ -251,11 +266,17 @@ async fn query(
             &uri,
         ));
     }
+    let viewer = state
+        .engine
+        .key_viewer(&user, &key.scope)
+        .await
+        .map_err(|error| Seed000Error::internal("reading a key's domains", &error, &uri))?;
     let task = state
         .engine
         .latest_url_task(user.id, &uri)
         .await
         .map_err(|error| Seed000Error::internal("reading a task", &error, &uri))?
+        .filter(|task| viewer.domains.is_none() || viewer.sees(task))
         .ok_or_else(|| {
             Seed000Error::new(StatusCode::NOT_FOUND, "no purge task for this uri", &uri)
         })?;

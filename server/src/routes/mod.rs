@@ -2,6 +2,7 @@
 
 pub mod dashboard;
 pub mod health;
+pub mod legacy_doc;
 pub mod legacy_regex;
 pub mod legacy_url;
 pub mod metrics;

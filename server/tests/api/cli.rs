@@ -57,7 +57,7 @@ impl Cli {
 #[test]
 fn operators_set_up_users_keys_domains_nodes_and_quotas() {
     let cli = Cli::new();
-    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 7);
+    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 8);
     let user = cli.json(
         &["user", "add", "alice", "--developer", "--password-stdin"],
         Some("alice-password\n"),
@@ -266,6 +266,40 @@ fn operators_create_groups_list_what_they_set_up_and_revoke_keys() {
     assert!(!keys[0]["revoked_at"].is_null(), "{keys}");
     let (ok, _, stderr) = cli.run(&["key", "revoke", "bob", &id], None);
     assert!(!ok, "a revoked key cannot be revoked again: {stderr}");
+
+    // Scoped keys: limits checked against bob's domains, shown by `key list`.
+    let scoped = cli.json(
+        &[
+            "key",
+            "create",
+            "bob",
+            "--label",
+            "deploy",
+            "--domain",
+            "WWW.bob.example",
+            "--kind",
+            "url",
+            "--kind",
+            "prefix",
+        ],
+        None,
+    );
+    assert_eq!(
+        scoped["limits"],
+        serde_json::json!({ "domains": ["www.bob.example"], "kinds": ["url", "prefix"], "read_only": false })
+    );
+    let (ok, _, stderr) = cli.run(&["key", "create", "bob", "--domain", "other.example"], None);
+    assert!(!ok && stderr.contains("other.example"), "{stderr}");
+    cli.json(
+        &["key", "create", "bob", "--label", "grafana", "--read-only"],
+        None,
+    );
+    let (ok, text, _) = cli.run(&["key", "list", "bob"], None);
+    assert!(
+        ok && text.contains("\tdeploy\tlive\tdomains www.bob.example; kinds url, prefix\t"),
+        "{text}"
+    );
+    assert!(text.contains("\tgrafana\tlive\tread-only\t"), "{text}");
 
     let (ok, _, stderr) = cli.run(&["task", "show", "00000000000000000000000000000000"], None);
     assert!(!ok && stderr.contains("no task"), "{stderr}");

@@ -85,7 +85,11 @@ async fn a_locked_database_fails_writes_cleanly_and_recovers() {
         .expect("task")
         .to_owned();
     let status = wait_for(Duration::from_secs(20), || async {
-        let record = app.engine.task(&task, None).await.expect("read")?;
+        let record = app
+            .engine
+            .task(&task, &Default::default())
+            .await
+            .expect("read")?;
         record.status.is_final().then_some(record.status)
     })
     .await;

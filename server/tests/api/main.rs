@@ -19,6 +19,7 @@ mod hardening;
 mod hostile_input;
 mod metrics;
 mod scale_out;
+mod scoped_keys;
 mod secrets;
 mod seed000;
 mod seed004;

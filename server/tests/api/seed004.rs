@@ -6,22 +6,11 @@ use base64::Engine as _;
 use chrono::Utc;
 use engine::users::QuotaOverrides;
 use engine::Actor;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
 use crate::support::*;
 
 const PATH: &str = "/api/content/regular-url/purge";
-
-fn http_date(at: chrono::DateTime<Utc>) -> String {
-    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-fn password(key: &str, date: &str) -> String {
-    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key.as_bytes()).expect("key");
-    mac.update(date.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
-}
 
 struct Caller<'a> {
     app: &'a TestApp,
@@ -31,7 +20,11 @@ struct Caller<'a> {
 
 impl Caller<'_> {
     async fn post_raw(&self, body: &str, date: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let auth = STANDARD.encode(format!("{}:{}", self.user, password(&self.key, date)));
+        let auth = STANDARD.encode(format!(
+            "{}:{}",
+            self.user,
+            seed004_password(&self.key, date)
+        ));
         let mut request = self
             .app
             .http
@@ -56,7 +49,9 @@ impl Caller<'_> {
 
     async fn post_with(&self, regexes: &[&str], headers: &[(&str, &str)]) -> (u16, Value) {
         let body = json!({ "urlRegulars": regexes }).to_string();
-        let (status, text) = self.post_raw(&body, &http_date(Utc::now()), headers).await;
+        let (status, text) = self
+            .post_raw(&body, &seed004_date(Utc::now()), headers)
+            .await;
         (
             status,
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON answer: {text}")),
@@ -98,7 +93,7 @@ async fn success_answers_exactly_code_message_and_item_id() {
     let app = spawn_app_with(|c| c.workers = false).await;
     let caller = setup(&app).await;
     let body = json!({ "urlRegulars": ["http://www.abc.com/test/.*\\.txt", "http://www.abc.com/test/.*\\.png"] }).to_string();
-    let (status, text) = caller.post_raw(&body, &http_date(Utc::now()), &[]).await;
+    let (status, text) = caller.post_raw(&body, &seed004_date(Utc::now()), &[]).await;
     assert_eq!(status, 200);
     let id: Value = serde_json::from_str(&text).expect("JSON");
     let id = id["itemId"].as_str().expect("itemId");
@@ -108,8 +103,12 @@ async fn success_answers_exactly_code_message_and_item_id() {
     );
 
     // The batch's status, with the same auth.
-    let date = http_date(Utc::now());
-    let auth = STANDARD.encode(format!("{}:{}", caller.user, password(&caller.key, &date)));
+    let date = seed004_date(Utc::now());
+    let auth = STANDARD.encode(format!(
+        "{}:{}",
+        caller.user,
+        seed004_password(&caller.key, &date)
+    ));
     let response = app
         .http
         .get(app.url(&format!("{PATH}/{id}")))
@@ -155,7 +154,7 @@ async fn authentication_failures_come_first() {
         "signature is invalid",
     );
     // A correct signature of a Date 20 minutes old: replay outside the window.
-    let old = http_date(Utc::now() - chrono::Duration::minutes(20));
+    let old = seed004_date(Utc::now() - chrono::Duration::minutes(20));
     let (status, text) = caller
         .post_raw(r#"{"urlRegulars":["http://www.abc.com/.*"]}"#, &old, &[])
         .await;
@@ -221,7 +220,7 @@ async fn authentication_failures_come_first() {
 async fn bodies_are_strict_json_and_sized() {
     let app = spawn_app_with(|c| c.workers = false).await;
     let caller = setup(&app).await;
-    let now = http_date(Utc::now());
+    let now = seed004_date(Utc::now());
     // A raw `\.` is not JSON: the seed's rule 1 asks clients to escape the backslash.
     let (status, text) = caller
         .post_raw(

@@ -4,8 +4,6 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::users::Role;
-use engine::Actor;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -14,21 +12,6 @@ use crate::support::*;
 
 /// Callbacks received: (signature header, body).
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-async fn admin_key(app: &TestApp) -> String {
-    let actor = Actor::cli();
-    let admin = app
-        .engine
-        .create_user(&actor, "root", Role::Admin, None)
-        .await
-        .expect("admin");
-    let (_, key) = app
-        .engine
-        .create_key(&actor, admin.id, "admin")
-        .await
-        .expect("key");
-    key.expose().to_owned()
-}
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_and_every_route_answers() {

@@ -13,7 +13,8 @@ use crate::users::{User, UserId};
 
 #[async_trait]
 impl KeyStore for PgStore {
-    #[instrument(skip_all, fields(user = key.user_id.0, public_id = %key.public_id), err)]
+    // A key that exists already is the caller's mistake (409), not the service failing.
+    #[instrument(skip_all, fields(user = key.user_id.0, public_id = %key.public_id), err(level = "warn"))]
     async fn insert_api_key(
         &self,
         key: &NewApiKey,
@@ -28,10 +29,10 @@ impl KeyStore for PgStore {
                 lock.bind(key.user_id.0).execute(&mut *tx).await?;
                 let sql = format!(
                     "INSERT INTO api_keys AS k
-                        (user_id, public_id, label, key_hash, key_sealed, created_at)
-                     SELECT $1, $2, $3, $4, $5, $6
+                        (user_id, public_id, label, key_hash, key_sealed, created_at, scope)
+                     SELECT $1, $2, $3, $4, $5, $6, $7
                      WHERE (SELECT COUNT(*) FROM api_keys
-                            WHERE user_id = $1 AND revoked_at IS NULL) < $7
+                            WHERE user_id = $1 AND revoked_at IS NULL) < $8
                      RETURNING {KEY_COLUMNS}"
                 );
                 let query = binds::new_key(sqlx::query(&sql), &key).bind(i64::from(live_cap));
@@ -98,7 +99,8 @@ impl KeyStore for PgStore {
         Ok(query.execute(&self.pool).await?.rows_affected() > 0)
     }
 
-    #[instrument(level = "debug", skip(self), err)]
+    // Last-used times are written again a second later when this fails (key_uses.rs).
+    #[instrument(level = "debug", skip(self), err(level = "debug"))]
     async fn touch_api_key(&self, key_id: i64, at: DateTime<Utc>) -> StoreResult<()> {
         // One write per minute and key at most: last-used is for people, not for accounting.
         let query = sqlx::query(

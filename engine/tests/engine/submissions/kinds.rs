@@ -142,7 +142,7 @@ async fn tags_and_everything_are_tasks_of_their_domain_counted_on_their_own_quot
     let batch = outcome.batch_id.expect("batch");
     let tasks = t
         .engine
-        .batch_tasks(batch.as_str(), None)
+        .batch_tasks(batch.as_str(), &Default::default())
         .await
         .expect("read")
         .expect("batch");

@@ -20,6 +20,7 @@ fn submission(targets: Vec<(TargetKind, String)>) -> Submission {
         client_task_id: None,
         source: Source::V1,
         api_key_id: None,
+        key_scope: Default::default(),
         domain: None,
         mode: Default::default(),
         groups: Vec::new(),
@@ -98,7 +99,10 @@ async fn each_target_gets_its_verdict_and_duplicates_are_merged(backend: Backend
     );
     let tasks = t
         .engine
-        .batch_tasks(outcome.batch_id.expect("batch").as_str(), Some(user.id))
+        .batch_tasks(
+            outcome.batch_id.expect("batch").as_str(),
+            &Some(user.id).into(),
+        )
         .await
         .expect("read");
     assert_eq!(tasks.expect("visible to its owner").len(), 2);

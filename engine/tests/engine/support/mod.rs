@@ -573,7 +573,10 @@ pub async fn finished_report(
 ) -> engine::report::TaskReport {
     // Generous: the suite runs many fan-outs at once on two cores.
     let record = wait_for(Duration::from_secs(60), || async {
-        let task = engine.task(task.as_str(), None).await.expect("read task")?;
+        let task = engine
+            .task(task.as_str(), &Default::default())
+            .await
+            .expect("read task")?;
         task.status.is_final().then_some(task)
     })
     .await;

@@ -2,7 +2,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use engine::key_scope::Viewer;
 use engine::store::ApiKeyInfo;
 use engine::users::User;
 use engine::AuthFailure;
@@ -44,11 +45,26 @@ impl FromRequestParts<AppState> for Caller {
                     .rate_limiter
                     .check(key.id)
                     .map_err(|wait| V1Error::rate_limited(wait.as_secs() + 1))?;
+                let reads = matches!(parts.method, Method::GET | Method::HEAD);
+                if !reads && !key.scope.may_write() {
+                    return Err(V1Error::new(
+                        StatusCode::FORBIDDEN,
+                        "key_read_only",
+                        "this API key is read-only: it may read status and history only",
+                    ));
+                }
                 Ok(Caller { key, user })
             }
             Err(AuthFailure::UserDisabled) => Err(V1Error::forbidden("user is disabled")),
             Err(_) => Err(V1Error::unauthorized("unknown or revoked API key")),
         }
+    }
+}
+
+impl Caller {
+    /// Whose tasks this caller sees: its user's (everyone's for admins), on the key's domains.
+    pub async fn viewer(&self, state: &AppState) -> Result<Viewer, V1Error> {
+        Ok(state.engine.key_viewer(&self.user, &self.key.scope).await?)
     }
 }
 
@@ -101,8 +117,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                     format!("the body is larger than {} bytes", state.api.max_body_bytes),
                 )
             })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| V1Error::invalid(format!("invalid JSON body: {e}")))
+        super::extract::json_object(&bytes).map(JsonBody)
     }
 }

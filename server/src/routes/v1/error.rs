@@ -90,6 +90,9 @@ impl From<EngineError> for V1Error {
             EngineError::Store(engine::store::StoreError::NotFound(what)) => {
                 Self::not_found(what.clone())
             }
+            EngineError::LimitReached(message) => {
+                Self::new(StatusCode::CONFLICT, "limit_reached", message.clone())
+            }
             EngineError::SelfLockout(message) => {
                 Self::new(StatusCode::CONFLICT, "self_lockout", *message)
             }

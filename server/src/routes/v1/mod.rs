@@ -3,14 +3,17 @@
 
 pub mod admin;
 pub mod auth;
+pub mod contract;
 pub mod error;
+pub mod extract;
 pub mod prefetches;
 pub mod purges;
 pub mod tasks;
 pub mod views;
 
+use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
@@ -50,14 +53,20 @@ pub fn routes() -> (Router<AppState>, OpenApiDoc) {
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::detail))
         .routes(routes!(tasks::retry));
-    admin::routes(router).split_for_parts()
+    let (router, mut doc) = admin::routes(router).split_for_parts();
+    contract::SharedResponses.modify(&mut doc);
+    (router, doc)
 }
 
 /// The v1 router, serving its own document at `/api/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
     let (router, doc) = routes();
+    // Serialized once: every request gets the same bytes.
+    let body = axum::body::Bytes::from(
+        serde_json::to_vec(&contract::with_rules(&doc)).unwrap_or_default(),
+    );
     router.route(
         "/api/v1/openapi.json",
-        get(move || async move { Json(doc) }),
+        get(move || async move { ([(CONTENT_TYPE, "application/json")], body.clone()) }),
     )
 }

@@ -1,7 +1,7 @@
 //! `POST /api/v1/prefetches` and `GET /api/v1/prefetches/{id}`: URLs fetched through the edges
 //! (预热), answered and read like purges.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use engine::submit::{Source, Submission};
@@ -9,6 +9,7 @@ use engine::target::TargetKind;
 
 use super::auth::{Caller, JsonBody};
 use super::error::{ErrorBody, V1Error};
+use super::extract::{V1Path, V1Query};
 use super::purges::{batch_view, caller_zone, submit_as, WaitQuery};
 use super::views::{BatchView, PrefetchRequest, PurgeResponse};
 use crate::state::AppState;
@@ -17,12 +18,13 @@ use crate::state::AppState;
 /// `prefetch.per_domain_in_flight` requests of one domain at once); what fits in the quota is
 /// accepted.
 #[utoipa::path(
-    post, path = "/api/v1/prefetches", tag = "prefetches", request_body = PrefetchRequest,
+    post, path = "/api/v1/prefetches", tag = "prefetches", operation_id = "submitPrefetch", request_body = PrefetchRequest,
     responses(
         (status = 200, description = "Accepted in whole or in part; see `refused`", body = PurgeResponse),
-        (status = 400, description = "Invalid request (`invalid_request`) or an edge group that does not serve a URL's domain (`unknown_group`)", body = ErrorBody),
+        (status = 400, description = "Invalid request (`invalid_request`)", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "User may not purge", body = ErrorBody),
+        (status = 403, description = "The user or key may not (`forbidden`, `key_read_only`, `key_not_allowed`), or the callback's host does not resolve to an address the server may call (`callback_not_allowed`)", body = ErrorBody),
+        (status = 404, description = "A named edge group does not serve a URL's domain (`unknown_group`)", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -43,6 +45,7 @@ pub async fn submit(
         callback_url: request.callback_url,
         idempotency_key: request.idempotency_key,
         api_key_id: Some(caller.key.id),
+        key_scope: caller.key.scope.clone(),
         groups: request.groups,
         ..Submission::new(Source::V1, targets)
     };
@@ -53,7 +56,7 @@ pub async fn submit(
 
 /// A prefetch batch and its tasks; with `wait`, once every task is final (or the wait is over).
 #[utoipa::path(
-    get, path = "/api/v1/prefetches/{id}", tag = "prefetches",
+    get, path = "/api/v1/prefetches/{id}", tag = "prefetches", operation_id = "getPrefetchBatch",
     params(("id" = String, Path, description = "Batch id"), WaitQuery),
     responses((status = 200, body = BatchView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -61,8 +64,8 @@ pub async fn submit(
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(wait): Query<WaitQuery>,
+    V1Path(id): V1Path<String>,
+    V1Query(wait): V1Query<WaitQuery>,
 ) -> Result<Json<BatchView>, V1Error> {
     batch_view(&state, &caller, id, &wait).await.map(Json)
 }

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::Json;
+use engine::callback_target::CallbackUrlError;
 use engine::submit::{QuotaSnapshot, Source, Submission, SubmitError};
 use engine::target::{TargetKind, WholeHost};
 use engine::time::Zone;
@@ -16,6 +17,7 @@ use utoipa::IntoParams;
 
 use super::auth::{Caller, JsonBody};
 use super::error::{ErrorBody, V1Error};
+use super::extract::{V1Path, V1Query};
 use super::views::{
     verdict_views, BatchView, KindQuota, PurgeRequest, PurgeResponse, QuotaView, TaskView,
 };
@@ -56,12 +58,13 @@ fn quota_view(quota: &QuotaSnapshot, zone: &Zone) -> QuotaView {
 /// Submits URLs, prefixes, regexes, cache tags or everything on a domain; what fits in the quota
 /// is accepted.
 #[utoipa::path(
-    post, path = "/api/v1/purges", tag = "purges", request_body = PurgeRequest,
+    post, path = "/api/v1/purges", tag = "purges", operation_id = "submitPurge", request_body = PurgeRequest,
     responses(
         (status = 200, description = "Accepted in whole or in part; see `refused`", body = PurgeResponse),
-        (status = 400, description = "Invalid request (`invalid_request`), a domain that is not the caller's (`not_your_domain`) or an edge group that does not serve it (`unknown_group`)", body = ErrorBody),
+        (status = 400, description = "Invalid request (`invalid_request`, `verify_needs_delete`)", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "User may not purge", body = ErrorBody),
+        (status = 403, description = "The user or key may not purge this (`forbidden`, `key_read_only`, `key_not_allowed`), `domain` is not the caller's (`not_your_domain`), or the callback's host does not resolve to an address the server may call (`callback_not_allowed`)", body = ErrorBody),
+        (status = 404, description = "A named edge group does not serve a domain of the request (`unknown_group`)", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -98,6 +101,7 @@ pub async fn submit(
         client_task_id: None,
         source: Source::V1,
         api_key_id: Some(caller.key.id),
+        key_scope: caller.key.scope.clone(),
         domain: request.domain,
         mode: request.mode.map(Into::into).unwrap_or_default(),
         groups: request.groups,
@@ -123,11 +127,19 @@ pub(super) async fn submit_as(
         .map_err(|error| match error {
             SubmitError::NotAllowed => V1Error::forbidden("this user may not purge"),
             SubmitError::UserDisabled => V1Error::forbidden("user is disabled"),
+            SubmitError::KeyNotAllowed(_) => {
+                V1Error::new(StatusCode::FORBIDDEN, "key_not_allowed", error.to_string())
+            }
             SubmitError::Store(error) => EngineError::Store(error).into(),
             SubmitError::Busy(busy) => EngineError::Busy(busy).into(),
-            SubmitError::NotYourDomain(_) => V1Error::new(
-                StatusCode::BAD_REQUEST,
-                "not_your_domain",
+            SubmitError::NotYourDomain(_) => {
+                V1Error::new(StatusCode::FORBIDDEN, "not_your_domain", error.to_string())
+            }
+            SubmitError::Callback(
+                CallbackUrlError::Unresolvable(_) | CallbackUrlError::NotPublic(_),
+            ) => V1Error::new(
+                StatusCode::FORBIDDEN,
+                "callback_not_allowed",
                 error.to_string(),
             ),
             SubmitError::VerifyNeedsDelete => V1Error::new(
@@ -136,7 +148,7 @@ pub(super) async fn submit_as(
                 error.to_string(),
             ),
             SubmitError::UnknownGroup { .. } => {
-                V1Error::new(StatusCode::BAD_REQUEST, "unknown_group", error.to_string())
+                V1Error::new(StatusCode::NOT_FOUND, "unknown_group", error.to_string())
             }
             other => V1Error::invalid(other.to_string()),
         })?;
@@ -154,6 +166,7 @@ pub(super) async fn submit_as(
 /// How long a batch read may wait for the batch to end.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Seconds (at most 60) to wait until every task of the batch is final; the answer comes as
     /// soon as they are, or after the wait with the state then. Absent or 0: at once.
@@ -185,7 +198,7 @@ impl WaitQuery {
 
 /// A batch and its tasks; with `wait`, once every task is final (or the wait is over).
 #[utoipa::path(
-    get, path = "/api/v1/purges/{id}", tag = "purges",
+    get, path = "/api/v1/purges/{id}", tag = "purges", operation_id = "getPurgeBatch",
     params(("id" = String, Path, description = "Batch id"), WaitQuery),
     responses((status = 200, body = BatchView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -193,8 +206,8 @@ impl WaitQuery {
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(wait): Query<WaitQuery>,
+    V1Path(id): V1Path<String>,
+    V1Query(wait): V1Query<WaitQuery>,
 ) -> Result<Json<BatchView>, V1Error> {
     batch_view(&state, &caller, id, &wait).await.map(Json)
 }
@@ -206,10 +219,13 @@ pub(super) async fn batch_view(
     id: String,
     wait: &WaitQuery,
 ) -> Result<BatchView, V1Error> {
-    let wait = wait.duration()?;
+    let wait = wait
+        .duration()?
+        .min(Duration::from_secs(state.api.max_wait_secs));
+    let viewer = caller.viewer(state).await?;
     let tasks = state
         .engine
-        .batch_tasks_when_final(&id, caller.user.task_scope(), wait)
+        .batch_tasks_when_final(&id, &viewer, wait)
         .await?
         .ok_or_else(|| V1Error::not_found(format!("batch {id}")))?;
     Ok(BatchView {
@@ -220,7 +236,7 @@ pub(super) async fn batch_view(
 
 /// Today's quota per kind, with the day's window in the caller's zone (`X-Time-Zone`).
 #[utoipa::path(
-    get, path = "/api/v1/quota", tag = "purges",
+    get, path = "/api/v1/quota", tag = "purges", operation_id = "getQuota",
     responses((status = 200, body = QuotaView), (status = 401, body = ErrorBody)),
     security(("bearer" = []))
 )]

@@ -1,81 +1,75 @@
 //! `GET /api/v1/tasks`, `GET /api/v1/tasks/{id}` and `POST /api/v1/tasks/{id}/retry`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use engine::store::TaskFilter;
-use engine::target::TargetKind;
-use engine::tasks::TaskStatus;
 use engine::Actor;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Caller;
 use super::error::{ErrorBody, V1Error};
-use super::views::{RetryResponse, TaskDetail, TaskPage, TaskView};
+use super::extract::{page_size, V1Path, V1Query};
+use super::views::{KindName, RetryResponse, TaskDetail, TaskPage, TaskStatusName, TaskView};
 use crate::state::AppState;
 
 /// Filters of the task list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
-    /// `created`, `running`, `success` or `failed`.
-    pub status: Option<String>,
-    /// `url`, `prefix` or `regex`.
-    pub kind: Option<String>,
+    /// Only tasks with this status.
+    #[param(inline)]
+    pub status: Option<TaskStatusName>,
+    /// Only tasks of this kind.
+    #[param(inline)]
+    pub kind: Option<KindName>,
     /// A domain host name.
     pub domain: Option<String>,
     /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// Text the target contains.
+    /// Text the target contains (no NUL character).
+    #[param(pattern = "^[^\\x00]*$")]
     pub text: Option<String>,
     /// From a previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]*$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Tasks, newest first, with filters and cursor paging.
 #[utoipa::path(
-    get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
+    get, path = "/api/v1/tasks", tag = "tasks", operation_id = "listTasks", params(TaskQuery),
     responses((status = 200, body = TaskPage), (status = 400, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<TaskQuery>,
+    V1Query(query): V1Query<TaskQuery>,
 ) -> Result<Json<TaskPage>, V1Error> {
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            TaskStatus::parse(s).ok_or_else(|| V1Error::invalid(format!("unknown status {s:?}")))
-        })
-        .transpose()?;
-    let kind = query
-        .kind
-        .as_deref()
-        .map(|k| {
-            TargetKind::parse(k).ok_or_else(|| V1Error::invalid(format!("unknown kind {k:?}")))
-        })
-        .transpose()?;
     let before_seq = query
         .cursor
         .as_deref()
+        .filter(|c| !c.is_empty())
         .map(|c| {
             c.parse::<i64>()
                 .map_err(|_| V1Error::invalid("invalid cursor"))
         })
         .transpose()?;
     let domain_id = state.engine.domain_filter(query.domain.as_deref()).await?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_size(query.limit)?;
+    let viewer = caller.viewer(&state).await?;
     let filter = TaskFilter {
-        user_id: caller.user.task_scope(),
-        status,
-        kind,
+        user_id: viewer.user,
+        domain_ids: viewer.domains,
+        status: query.status.map(Into::into),
+        kind: query.kind.map(Into::into),
         domain_id,
         from: query.from,
         to: query.to,
@@ -98,7 +92,7 @@ pub async fn list(
 
 /// A task with its per-node results.
 #[utoipa::path(
-    get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    get, path = "/api/v1/tasks/{id}", tag = "tasks", operation_id = "getTask",
     params(("id" = String, Path, description = "Task id")),
     responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -106,11 +100,11 @@ pub async fn list(
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    V1Path(id): V1Path<String>,
 ) -> Result<Json<TaskDetail>, V1Error> {
     let task = state
         .engine
-        .task(&id, caller.user.task_scope())
+        .task(&id, &caller.viewer(&state).await?)
         .await?
         .ok_or_else(|| V1Error::not_found(format!("task {id}")))?;
     Ok(Json(TaskDetail::from(
@@ -120,7 +114,7 @@ pub async fn detail(
 
 /// Asks the failed nodes of a failed task again (not `unsupported` ones).
 #[utoipa::path(
-    post, path = "/api/v1/tasks/{id}/retry", tag = "tasks",
+    post, path = "/api/v1/tasks/{id}/retry", tag = "tasks", operation_id = "retryTask",
     params(("id" = String, Path, description = "Task id")),
     responses(
         (status = 200, body = RetryResponse),
@@ -132,14 +126,11 @@ pub async fn detail(
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    V1Path(id): V1Path<String>,
 ) -> Result<Json<RetryResponse>, V1Error> {
     let actor = Actor::user(&caller.user);
-    if !state
-        .engine
-        .retry_task(&actor, &id, caller.user.task_scope())
-        .await?
-    {
+    let viewer = caller.viewer(&state).await?;
+    if !state.engine.retry_task(&actor, &id, &viewer).await? {
         return Err(V1Error::new(
             axum::http::StatusCode::CONFLICT,
             "nothing_to_retry",

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Utc};
 use engine::report::TaskReport;
 use engine::submit::TargetVerdict;
-use engine::target::PurgeMode;
-use engine::tasks::TaskRecord;
+use engine::target::{PurgeMode, TargetKind};
+use engine::tasks::{TaskRecord, TaskStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -83,6 +83,75 @@ impl From<PurgeModeName> for PurgeMode {
     }
 }
 
+/// A task's status, as filters name it.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatusName {
+    /// Waiting for a worker.
+    Created,
+    /// Being fanned out.
+    Running,
+    /// Every node confirmed.
+    Success,
+    /// At least one node failed.
+    Failed,
+}
+
+impl From<TaskStatusName> for TaskStatus {
+    fn from(status: TaskStatusName) -> Self {
+        match status {
+            TaskStatusName::Created => TaskStatus::Created,
+            TaskStatusName::Running => TaskStatus::Running,
+            TaskStatusName::Success => TaskStatus::Success,
+            TaskStatusName::Failed => TaskStatus::Failed,
+        }
+    }
+}
+
+/// A purge kind, as filters and key limits name it.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KindName {
+    /// Exact URLs.
+    Url,
+    /// URL prefixes.
+    Prefix,
+    /// URL regexes.
+    Regex,
+    /// Cache tags.
+    Tag,
+    /// Everything on a domain.
+    Everything,
+    /// Prefetched URLs.
+    Prefetch,
+}
+
+impl From<KindName> for TargetKind {
+    fn from(kind: KindName) -> Self {
+        match kind {
+            KindName::Url => TargetKind::Url,
+            KindName::Prefix => TargetKind::Prefix,
+            KindName::Regex => TargetKind::Regex,
+            KindName::Tag => TargetKind::Tag,
+            KindName::Everything => TargetKind::Everything,
+            KindName::Prefetch => TargetKind::Prefetch,
+        }
+    }
+}
+
+impl From<TargetKind> for KindName {
+    fn from(kind: TargetKind) -> Self {
+        match kind {
+            TargetKind::Url => KindName::Url,
+            TargetKind::Prefix => KindName::Prefix,
+            TargetKind::Regex => KindName::Regex,
+            TargetKind::Tag => KindName::Tag,
+            TargetKind::Everything => KindName::Everything,
+            TargetKind::Prefetch => KindName::Prefetch,
+        }
+    }
+}
+
 /// A target that became a task.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedTarget {
@@ -101,7 +170,8 @@ pub struct RefusedTarget {
     pub kind: String,
     /// The target.
     pub target: String,
-    /// `invalid_target`, `not_your_domain`, `still_running` or `over_quota`.
+    /// `invalid_target`, `not_your_domain`, `still_running`, `over_quota` or
+    /// `kind_not_allowed` (the key may not purge this kind).
     pub code: &'static str,
     /// Why.
     pub message: String,

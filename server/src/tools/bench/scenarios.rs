@@ -319,6 +319,7 @@ pub async fn history(args: &BenchArgs) -> anyhow::Result<History> {
             client_task_id: None,
             source: Source::V1,
             api_key_id: None,
+            key_scope: Default::default(),
             domain: None,
             mode: Default::default(),
             groups: Vec::new(),

@@ -196,3 +196,34 @@ pub async fn call(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// Seed 004's `Date` header for `at`.
+pub fn seed004_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// Seed 004's password for `date`: base64(HMAC-SHA1(key, date)).
+pub fn seed004_password(key: &str, date: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac =
+        <hmac::Hmac<sha1::Sha1> as hmac::Mac>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(date.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// An admin `root` with one API key; the key.
+pub async fn admin_key(app: &TestApp) -> String {
+    let actor = Actor::cli();
+    let admin = app
+        .engine
+        .create_user(&actor, "root", Role::Admin, None)
+        .await
+        .expect("admin");
+    let (_, key) = app
+        .engine
+        .create_key(&actor, admin.id, "admin")
+        .await
+        .expect("key");
+    key.expose().to_owned()
+}

@@ -1,6 +1,6 @@
 //! `/api/v1/admin/audit`: the audit log.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use engine::store::{AuditEntry, AuditFilter};
 use serde::{Deserialize, Serialize};
@@ -8,11 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::routes::v1::auth::Admin;
 use crate::routes::v1::error::V1Error;
+use crate::routes::v1::extract::{page_size, V1Query};
 use crate::state::AppState;
 
 /// Audit log filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this actor.
     pub actor: Option<String>,
@@ -21,6 +23,7 @@ pub struct AuditQuery {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<i64>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -69,9 +72,9 @@ pub struct AuditPage {
 pub async fn audit(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(query): Query<AuditQuery>,
+    V1Query(query): V1Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, V1Error> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_size(query.limit)?;
     let filter = AuditFilter {
         actor: query.actor,
         action_prefix: query.action,

@@ -1,6 +1,6 @@
 //! `/api/v1/admin/groups…` and `/api/v1/admin/nodes/{id}`: edge groups and their nodes.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use engine::fleet::{EdgeNode, NodeId, Protocol};
 use engine::store::GroupWithNodes;
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::routes::v1::auth::{Admin, JsonBody};
 use crate::routes::v1::error::{ErrorBody, V1Error};
+use crate::routes::v1::extract::V1Path;
 use crate::state::AppState;
 
 /// A node.
@@ -73,9 +74,10 @@ pub async fn list_groups(
 pub async fn upsert_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(name): Path<String>,
-    JsonBody(protocol): JsonBody<Protocol>,
+    V1Path(name): V1Path<String>,
+    JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<GroupView>, V1Error> {
+    let protocol = protocol_of(body)?;
     let group = state
         .engine
         .upsert_group(
@@ -90,6 +92,25 @@ pub async fn upsert_group(
     })))
 }
 
+/// The protocol a body describes; a field that protocol does not have is refused (serde lets
+/// one through beside a preset without options, such as `{"protocol":"ats","x":1}`).
+fn protocol_of(body: serde_json::Map<String, serde_json::Value>) -> Result<Protocol, V1Error> {
+    let sent: Vec<String> = body.keys().cloned().collect();
+    let protocol: Protocol = serde_json::from_value(serde_json::Value::Object(body))
+        .map_err(|e| V1Error::invalid(format!("invalid protocol: {e}")))?;
+    let known = serde_json::to_value(&protocol).unwrap_or_default();
+    match sent
+        .iter()
+        .find(|field| known.get(field.as_str()).is_none())
+    {
+        Some(field) => Err(V1Error::invalid(format!(
+            "{} takes no field {field:?}",
+            protocol.name()
+        ))),
+        None => Ok(protocol),
+    }
+}
+
 /// Nodes to import: CSV lines `ip,port[,enabled]`, or a list.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -97,6 +118,7 @@ pub struct NodeImportRequest {
     /// CSV text.
     pub csv: Option<String>,
     /// Nodes.
+    #[serde(deserialize_with = "crate::routes::v1::extract::objects")]
     pub nodes: Vec<NodeLineRequest>,
 }
 
@@ -123,8 +145,17 @@ pub struct ImportView {
     pub added: u32,
     /// Existing nodes.
     pub updated: u32,
-    /// Refused lines: `[line, reason]`.
-    pub refused: Vec<(usize, String)>,
+    /// Refused lines.
+    pub refused: Vec<RefusedLine>,
+}
+
+/// A line of an import that was refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedLine {
+    /// Its number, from 1.
+    pub line: usize,
+    /// Why.
+    pub reason: String,
 }
 
 impl From<NodeImport> for ImportView {
@@ -132,7 +163,11 @@ impl From<NodeImport> for ImportView {
         Self {
             added: report.added,
             updated: report.updated,
-            refused: report.refused,
+            refused: report
+                .refused
+                .into_iter()
+                .map(|(line, reason)| RefusedLine { line, reason })
+                .collect(),
         }
     }
 }
@@ -142,7 +177,7 @@ impl From<NodeImport> for ImportView {
 pub async fn import_nodes(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(name): Path<String>,
+    V1Path(name): V1Path<String>,
     JsonBody(request): JsonBody<NodeImportRequest>,
 ) -> Result<Json<ImportView>, V1Error> {
     let mut csv = request.csv.unwrap_or_default();
@@ -173,7 +208,7 @@ pub struct NodeChange {
 pub async fn update_node(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<i64>,
+    V1Path(id): V1Path<i64>,
     JsonBody(change): JsonBody<NodeChange>,
 ) -> Result<Json<NodeView>, V1Error> {
     let node = state

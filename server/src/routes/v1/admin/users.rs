@@ -1,6 +1,6 @@
 //! `/api/v1/admin/users…`: users, their roles and quotas.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use engine::store::UserUpdate;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::routes::v1::auth::{Admin, JsonBody};
 use crate::routes::v1::error::{ErrorBody, V1Error};
+use crate::routes::v1::extract::V1Path;
 use crate::state::AppState;
 
 /// A user as admins see it.
@@ -54,8 +55,23 @@ pub(super) async fn find_user(state: &AppState, name: &str) -> Result<User, V1Er
         .ok_or_else(|| V1Error::not_found(format!("user {name}")))
 }
 
-fn parse_role(role: &str) -> Result<Role, V1Error> {
-    Role::parse(role).ok_or_else(|| V1Error::invalid("role is admin or developer"))
+/// A role, as the API names it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Manages users, keys, domains and the fleet; sees every task.
+    Admin,
+    /// Purges their own domains.
+    Developer,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::Developer => Role::Developer,
+        }
+    }
 }
 
 /// Every user.
@@ -82,8 +98,8 @@ pub async fn list_users(
 pub struct NewUserRequest {
     /// Login name.
     pub username: String,
-    /// `admin` or `developer`.
-    pub role: String,
+    /// The user's role.
+    pub role: RoleName,
     /// Dashboard password (at least 8 characters).
     pub password: Option<String>,
 }
@@ -95,7 +111,7 @@ pub async fn create_user(
     Admin(admin): Admin,
     JsonBody(request): JsonBody<NewUserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), V1Error> {
-    let role = parse_role(&request.role)?;
+    let role = request.role.into();
     let user = state
         .engine
         .create_user(
@@ -115,8 +131,8 @@ pub async fn create_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserChange {
-    /// `admin` or `developer`.
-    pub role: Option<String>,
+    /// A new role.
+    pub role: Option<RoleName>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// Allow or forbid purging.
@@ -132,12 +148,12 @@ pub struct UserChange {
 pub async fn update_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(username): Path<String>,
+    V1Path(username): V1Path<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> Result<Json<UserView>, V1Error> {
     let user = find_user(&state, &username).await?;
     let update = UserUpdate {
-        role: change.role.as_deref().map(parse_role).transpose()?,
+        role: change.role.map(Into::into),
         enabled: change.enabled,
         can_purge: change.can_purge,
         time_zone: change.time_zone,
@@ -160,7 +176,7 @@ pub async fn update_user(
 pub async fn set_quota(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(username): Path<String>,
+    V1Path(username): V1Path<String>,
     JsonBody(quota): JsonBody<QuotaOverrides>,
 ) -> Result<Json<UserView>, V1Error> {
     let user = find_user(&state, &username).await?;
