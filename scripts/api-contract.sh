@@ -67,6 +67,7 @@ bearer = "\${PURGER_ST_V1_KEY}"
 "path.username" = "st-dev"
 "path.name" = "st-edges"
 "body.domain" = "st.example.com"
+"body.urls" = ["http://st.example.com/a.png", "http://st.example.com/b.png"]
 "body.groups" = ["st-edges"]
 "body.users" = ["st-dev"]
 "body.callback_url" = "http://127.0.0.1:9/callback"

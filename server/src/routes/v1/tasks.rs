@@ -53,15 +53,12 @@ pub async fn list(
     caller: Caller,
     V1Query(query): V1Query<TaskQuery>,
 ) -> Result<Json<TaskPage>, V1Error> {
-    let before_seq = query
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| V1Error::invalid("invalid cursor"))
-        })
-        .transpose()?;
+    // A cursor is a task's sequence number: digits; one past any task's is past them all.
+    let before_seq = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => Some(c.parse().unwrap_or(i64::MAX)),
+        Some(_) => return Err(V1Error::invalid("invalid cursor")),
+    };
     let domain_id = state.engine.domain_filter(query.domain.as_deref()).await?;
     let limit = page_size(query.limit)?;
     let viewer = caller.viewer(&state).await?;
