@@ -12,6 +12,7 @@ mod data_files;
 pub mod error;
 pub mod fanout;
 pub mod fleet;
+pub mod fleet_view;
 pub mod ids;
 mod key_uses;
 pub mod keys;

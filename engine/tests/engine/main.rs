@@ -10,6 +10,7 @@ mod faults;
 mod group_commit;
 mod instances;
 mod limits;
+mod preferences;
 mod real_edges;
 mod submissions;
 mod upgrade;
