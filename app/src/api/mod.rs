@@ -15,13 +15,17 @@ pub mod error;
     missing_docs,
     reason = "#[server] makes argument structs whose fields take no docs"
 )]
+pub mod fleet;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
 pub mod keys;
 #[expect(
     missing_docs,
     reason = "#[server] makes argument structs whose fields take no docs"
 )]
 pub mod purges;
-pub mod system;
 #[expect(
     missing_docs,
     reason = "#[server] makes argument structs whose fields take no docs"
