@@ -376,3 +376,16 @@ pub struct AuditRow {
     /// Details (JSON).
     pub detail: String,
 }
+
+/// The overview's charts over the last 30 days.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartData {
+    /// The figures are everyone's (an admin), not only the user's.
+    pub everyone: bool,
+    /// Quota days (`MM-DD`, the service's zone), oldest first.
+    pub days: Vec<String>,
+    /// `(kind, targets per day)` for every kind, each in `days`' order.
+    pub kinds: Vec<(String, Vec<u32>)>,
+    /// Days of the user's zone (`MM-DD`) with the tasks created then that succeeded and failed.
+    pub outcomes: Vec<(String, u64, u64)>,
+}

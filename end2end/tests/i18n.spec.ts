@@ -29,6 +29,7 @@ type Words = {
   edges: string;
   failing: string;
   audit: string;
+  succeeded: string;
 };
 
 const languages: Words[] = [
@@ -38,13 +39,14 @@ const languages: Words[] = [
     retry: "重试失败的节点", keys: "API 密钥", label: "标签", copyNow: "请立即复制此密钥",
     signOut: "退出登录", users: "用户", domains: "域名", edges: "边缘节点", failing: "故障",
     audit: "审计日志",
+    succeeded: "% 成功",
   },
   {
     locale: "en-US", lang: "en", signIn: "Sign in", userName: "User name", password: "Password",
     overview: "Overview", purge: "Purge", accepted: "accepted", batch: "Batch", failed: "failed",
     task: "Task", retry: "Retry failed nodes", keys: "API keys", label: "Label",
     copyNow: "Copy this key now", signOut: "Sign out", users: "Users", domains: "Domains",
-    edges: "Edges", failing: "failing", audit: "Audit log",
+    edges: "Edges", failing: "failing", audit: "Audit log", succeeded: "% of",
   },
 ];
 
@@ -81,6 +83,9 @@ for (const w of languages) {
       const errors = watchConsole(page);
       await signIn(page, w, "demo", "demo-password-1");
       await expect(page.getByRole("heading", { name: w.overview, exact: true })).toBeVisible();
+      // The charts are SVG from the server: bars of the journeys before, and a success rate.
+      await expect(page.getByTestId("chart-kinds").locator("rect").first()).toBeAttached();
+      await expect(page.getByTestId("chart-success-summary")).toContainText(w.succeeded);
 
       await page.goto("/purge");
       await hydrated(page);

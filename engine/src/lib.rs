@@ -33,5 +33,7 @@ mod engine;
 mod retention;
 
 pub use config::EngineConfig;
-pub use engine::{Actor, AuthFailure, Engine, NodeImport, QueueDepth, SignInFailure, Workers};
+pub use engine::{
+    Actor, AuthFailure, DayOutcomes, Engine, NodeImport, QueueDepth, SignInFailure, Workers,
+};
 pub use error::EngineError;

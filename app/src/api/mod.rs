@@ -10,6 +10,7 @@ pub mod admin;
     reason = "#[server] makes argument structs whose fields take no docs"
 )]
 pub mod auth;
+pub mod charts;
 pub mod error;
 #[expect(
     missing_docs,

@@ -60,6 +60,16 @@ pub(super) const TEXTS: Texts = Texts {
     new_password: "New password",
     change: "Change",
     password_changed: "Password changed.",
+    chart_kinds: "Your purges per day by kind, last 30 days",
+    chart_kinds_everyone: "Everyone's purges per day by kind, last 30 days",
+    chart_success: "Your tasks' success rate per day, last 30 days",
+    chart_success_everyone: "Everyone's tasks' success rate per day, last 30 days",
+    chart_total: |n| format!("{n} targets in 30 days"),
+    chart_day_rate: |day, percent, ok, failed| {
+        format!("{day}: {percent:.0}% succeeded ({ok} succeeded, {failed} failed)")
+    },
+    chart_no_tasks: "No task finished in these 30 days.",
+    chart_rate_summary: |percent, n| format!("{percent:.1}% of {n} finished tasks succeeded"),
     purge_title: "Purge",
     urls_label: "URLs",
     urls_hint: "http://www.example.com/a.png — one per line",

@@ -61,6 +61,16 @@ pub(super) const TEXTS: Texts = Texts {
     new_password: "新密码",
     change: "修改",
     password_changed: "密码已修改。",
+    chart_kinds: "你最近 30 天每日各类刷新数",
+    chart_kinds_everyone: "所有人最近 30 天每日各类刷新数",
+    chart_success: "你的任务最近 30 天每日成功率",
+    chart_success_everyone: "所有人的任务最近 30 天每日成功率",
+    chart_total: |n| format!("30 天内共 {n} 个目标"),
+    chart_day_rate: |day, percent, ok, failed| {
+        format!("{day}：{percent:.0}% 成功（{ok} 个成功，{failed} 个失败）")
+    },
+    chart_no_tasks: "这 30 天内没有已结束的任务。",
+    chart_rate_summary: |percent, n| format!("{n} 个已结束任务中 {percent:.1}% 成功"),
     purge_title: "刷新",
     urls_label: "网址",
     urls_hint: "http://www.example.com/a.png — 每行一个",

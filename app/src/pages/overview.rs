@@ -3,8 +3,10 @@
 use leptos::prelude::*;
 
 use crate::api::auth::ChangePassword;
+use crate::api::charts::overview_charts;
 use crate::api::purges::today_quota;
 use crate::api::tasks::{list_tasks, TaskListQuery};
+use crate::components::charts::OverviewCharts;
 use crate::components::guard::RequireUser;
 use crate::components::progress::StatusBadge;
 
@@ -41,6 +43,7 @@ fn ChangePasswordForm() -> impl IntoView {
 fn Overview() -> impl IntoView {
     let quota = Resource::new(|| (), |_| today_quota());
     let recent = Resource::new(|| (), |_| list_tasks(TaskListQuery::default()));
+    let charts = Resource::new(|| (), |_| overview_charts());
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
@@ -60,12 +63,12 @@ fn Overview() -> impl IntoView {
                             <p class="muted" data-testid="quota-window">{quota.window.clone()}</p>
                             <div class="gauges">
                                 {quota.kinds.into_iter().map(|kind| {
-                                    let label = (t.quota_used_of)(kind.used, kind.limit);
+                                    let label = (t.quota_used_of)(&locale.number(kind.used.into()), &locale.number(kind.limit.into()));
                                     view! {
                                         <div class="gauge" data-testid=format!("quota-{}", kind.kind)>
                                             <h3>{t.kind(&kind.kind).to_owned()}</h3>
                                             <meter min="0" max=kind.limit value=kind.used aria-label=label.clone()></meter>
-                                            <p><strong>{kind.left}</strong>{t.quota_left}{label}</p>
+                                            <p><strong>{locale.number(kind.left.into())}</strong>{t.quota_left}{label}</p>
                                         </div>
                                     }
                                 }).collect_view()}
@@ -98,8 +101,11 @@ fn Overview() -> impl IntoView {
                             </ul>
                             <p><a href="/purge" class="button">{t.new_purge}</a></p>
                         </section>
-                        <ChangePasswordForm/>
                     })
+                })}
+                {move || Suspend::new(async move {
+                    let data = charts.await?;
+                    Ok::<_, crate::api::error::AppError>(view! { <OverviewCharts data/> <ChangePasswordForm/> })
                 })}
             </ErrorBoundary>
         </Transition>

@@ -1,5 +1,5 @@
-//! What the dashboard keeps per user and reads of the fleet, on both stores: the chosen
-//! language, and a page of the fleet with health states.
+//! What the dashboard keeps per user and reads, on both stores: the chosen language, a page of
+//! the fleet with health states, and finished tasks per day for the overview's chart.
 
 use engine::fleet::Protocol;
 use engine::fleet_view::{FleetQuery, HealthState};
@@ -15,6 +15,65 @@ on_both_stores! {
     a_chosen_language_is_saved_and_outlives_other_changes,
     #[tokio::test]
     a_page_of_the_fleet_counts_every_node_and_shows_one_page,
+    #[tokio::test]
+    finished_tasks_are_counted_per_day_of_the_zone,
+}
+
+async fn finished_tasks_are_counted_per_day_of_the_zone(backend: Backend) {
+    let (t, user) = engine_with_developer(backend).await;
+    let urls = [
+        "http://www.example.com/1",
+        "http://www.example.com/2",
+        "http://www.example.com/3",
+        "http://www.example.com/4",
+    ];
+    submit(&t.engine, &user, engine::target::TargetKind::Url, &urls).await;
+    let url = t.database_url();
+    let day_ms = 86_400_000_i64;
+    raw_sql(
+        &url,
+        "UPDATE tasks SET status = 'success' WHERE target LIKE '%/1' OR target LIKE '%/2'",
+    )
+    .await;
+    raw_sql(
+        &url,
+        "UPDATE tasks SET status = 'failed' WHERE target LIKE '%/3'",
+    )
+    .await;
+    // One of them two days ago, one long before the range.
+    raw_sql(
+        &url,
+        &format!(
+            "UPDATE tasks SET created_at = created_at - {} WHERE target LIKE '%/2'",
+            2 * day_ms
+        ),
+    )
+    .await;
+    raw_sql(&url, &format!("UPDATE tasks SET status = 'failed', created_at = created_at - {} WHERE target LIKE '%/4'", 40 * day_ms)).await;
+    let zone = engine::time::Zone::parse("UTC").expect("zone");
+    let days = t
+        .engine
+        .daily_outcomes(Some(user.id), &zone, 30)
+        .await
+        .expect("outcomes");
+    assert_eq!(days.len(), 30);
+    let counts: Vec<(u64, u64)> = days.iter().map(|d| (d.succeeded, d.failed)).collect();
+    assert_eq!(counts[29], (1, 1));
+    assert_eq!(counts[27], (1, 0));
+    assert_eq!(counts.iter().map(|(ok, bad)| ok + bad).sum::<u64>(), 3);
+    assert_eq!(days[29].day, chrono::Utc::now().date_naive());
+    let everyone = t
+        .engine
+        .daily_outcomes(None, &zone, 30)
+        .await
+        .expect("outcomes");
+    assert_eq!(everyone, days);
+    let nobody = t
+        .engine
+        .daily_outcomes(Some(engine::users::UserId(user.id.0 + 1000)), &zone, 30)
+        .await
+        .expect("outcomes");
+    assert!(nobody.iter().all(|d| d.succeeded + d.failed == 0));
 }
 
 async fn a_chosen_language_is_saved_and_outlives_other_changes(backend: Backend) {

@@ -104,7 +104,7 @@ fn Edges() -> impl IntoView {
                             </ul>
                             <section class="card">
                                 <div class="inline bulk">
-                                    <span class="muted" data-testid="fleet-matching">{(t.nodes_of)(fleet.matching, fleet.total)}</span>
+                                    <span class="muted" data-testid="fleet-matching">{(t.nodes_of)(&locale.number(fleet.matching as u64), &locale.number(fleet.total as u64))}</span>
                                     <span data-testid="selected-count">{move || (t.selected_count)(selected.read().len())}</span>
                                     <button type="button" class="button secondary" data-testid="enable-selected"
                                         disabled=move || selected.read().is_empty() || set.pending().get()
