@@ -101,13 +101,17 @@ fn Overview() -> impl IntoView {
                             </ul>
                             <p><a href="/purge" class="button">{t.new_purge}</a></p>
                         </section>
+                        <ChangePasswordForm/>
                     })
                 })}
-                {move || Suspend::new(async move {
-                    let data = charts.await?;
-                    Ok::<_, crate::api::error::AppError>(view! { <OverviewCharts data/> <ChangePasswordForm/> })
-                })}
             </ErrorBoundary>
+        </Transition>
+        // Apart and last: the charts read 30 days and may come after the first paint; then
+        // only what is below them (the footer, off screen) moves.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                charts.await.ok().map(|data| view! { <OverviewCharts data/> })
+            })}
         </Transition>
     }
 }
