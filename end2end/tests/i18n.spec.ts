@@ -115,6 +115,8 @@ for (const w of languages) {
       await expect(page.getByTestId("new-key")).toContainText(w.copyNow);
       await page.getByRole("button", { name: w.signOut }).click();
       await expect(page).toHaveURL(/\/login$/);
+      // Signing out navigates once more; let it settle before going on.
+      await page.waitForLoadState("networkidle");
 
       await signIn(page, w, "admin", "admin-password-1");
       for (const [route, heading] of [
