@@ -5,6 +5,9 @@ import { defineConfig } from "@playwright/test";
 const port = Number(process.env.PURGER_E2E_PORT ?? 3391);
 const baseURL = `http://127.0.0.1:${port}`;
 const dataDir = process.env.PURGER_E2E_DATA_DIR ?? "/tmp/purger-e2e-data";
+// The demo's simulated edges listen on this port and the next 49 (two suites on one machine
+// need two ranges).
+const demoEdgePort = Number(process.env.PURGER_E2E_DEMO_EDGE_PORT ?? 18700);
 
 export default defineConfig({
   testDir: "./tests",
@@ -33,7 +36,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -rf ${dataDir} && target/release/purger serve --demo --demo-edge-port 18700`,
+    command: `rm -rf ${dataDir} && target/release/purger serve --demo --demo-edge-port ${demoEdgePort}`,
     cwd: "..",
     url: `${baseURL}/healthz`,
     timeout: 60_000,

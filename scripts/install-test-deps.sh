@@ -2,14 +2,15 @@
 # Installs what the tests need beyond the build tools: Debian's Chromium for the end-to-end
 # suite, the real edge caches (Varnish with varnish-modules for the xkey vmod, nginx with
 # ngx_cache_purge), curl and openssl for the seed scripts, wrk for the bench smoke's ceiling,
-# the end2end npm packages from their lockfile, schemathesis (PyPI, in a virtualenv under the
-# tools directory) for the API contract check, and cargo-nextest. Idempotent.
+# a CJK font (the Chinese screenshots), the end2end npm packages from their lockfile,
+# schemathesis (PyPI, in a virtualenv under the tools directory) for the API contract check, and
+# cargo-nextest. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
-packages=(chromium varnish varnish-modules nginx libnginx-mod-http-cache-purge curl openssl wrk)
+packages=(chromium fonts-wqy-microhei varnish varnish-modules nginx libnginx-mod-http-cache-purge curl openssl wrk)
 missing=()
 # Node.js may come from elsewhere (with its own npm); Debian's is enough when there is none.
 command -v npm >/dev/null || missing+=(nodejs npm)

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod components;
+pub mod i18n;
 pub mod models;
 pub mod pages;
 

@@ -83,21 +83,26 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
-    /// Kind, mode and groups in a few words: `tag · invalidate · groups east, west`.
-    pub fn describe(&self) -> String {
-        let mut text = self.kind.clone();
-        if self.mode != "delete" {
+    /// Kind, mode and groups in a few words of `t`'s language: `tag · invalidate · groups
+    /// east, west` (group names as they are).
+    pub fn describe(&self, t: &crate::i18n::Texts) -> String {
+        let mut text = t.kind(&self.kind).to_owned();
+        if self.mode == "invalidate" {
             text.push_str(" · ");
-            text.push_str(&self.mode);
+            text.push_str(t.mode_invalidate_word);
         }
         if self.verify {
-            text.push_str(" · verified");
+            text.push_str(" · ");
+            text.push_str(t.describe_verified);
         }
         if self.prefetch_after {
-            text.push_str(" · prefetched after");
+            text.push_str(" · ");
+            text.push_str(t.describe_prefetched);
         }
         if !self.groups.is_empty() {
-            text.push_str(" · groups ");
+            text.push_str(" · ");
+            text.push_str(t.describe_groups);
+            text.push(' ');
             text.push_str(&self.groups.join(", "));
         }
         text
@@ -293,7 +298,7 @@ pub struct DomainRow {
     pub groups: Vec<String>,
 }
 
-/// A node in the admin list.
+/// A node on the edges page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRow {
     /// Id.
@@ -302,21 +307,57 @@ pub struct NodeRow {
     pub addr: String,
     /// Enabled.
     pub enabled: bool,
-    /// Recent results: last success and failure rate, or "no recent purge".
-    pub health: String,
-    /// More than half of the recent requests failed.
-    pub unhealthy: bool,
+    /// `healthy`, `degraded`, `failing`, `disabled` or `never_purged`.
+    pub state: String,
+    /// When it last confirmed a purge, in the admin's zone.
+    pub last_success: Option<String>,
+    /// Failed share of its recent requests, in percent (none without recent requests).
+    pub failed_percent: Option<u32>,
+    /// Its recent requests (at most 64).
+    pub recent: u32,
 }
 
-/// A group in the admin list.
+/// An edge group's nodes on one page of the edges page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRow {
     /// Name.
     pub name: String,
     /// Protocol preset.
     pub protocol: String,
-    /// Nodes.
+    /// Its nodes on this page.
     pub nodes: Vec<NodeRow>,
+}
+
+/// One page of the fleet: counts per state, and the matching nodes by group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetView {
+    /// `(state, nodes)` for every state, of the nodes the search matches.
+    pub counts: Vec<(String, usize)>,
+    /// Nodes the search and the state filter match.
+    pub matching: usize,
+    /// Every node.
+    pub total: usize,
+    /// This page, from 0.
+    pub page: usize,
+    /// Pages (at least 1).
+    pub pages: usize,
+    /// This page's nodes by group.
+    pub groups: Vec<GroupRow>,
+}
+
+/// A node's recent results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDetail {
+    /// Id.
+    pub id: i64,
+    /// `ip:port`.
+    pub addr: String,
+    /// When it last confirmed a purge, in the admin's zone.
+    pub last_success: Option<String>,
+    /// When it last failed, and the reason key (`503`, `timeout`…).
+    pub last_failure: Option<(String, String)>,
+    /// Recent outcomes, newest first: `true` for a failure.
+    pub outcomes: Vec<bool>,
 }
 
 /// An audit row.
@@ -334,4 +375,17 @@ pub struct AuditRow {
     pub subject: String,
     /// Details (JSON).
     pub detail: String,
+}
+
+/// The overview's charts over the last 30 days.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartData {
+    /// The figures are everyone's (an admin), not only the user's.
+    pub everyone: bool,
+    /// Quota days (`MM-DD`, the service's zone), oldest first.
+    pub days: Vec<String>,
+    /// `(kind, targets per day)` for every kind, each in `days`' order.
+    pub kinds: Vec<(String, Vec<u32>)>,
+    /// Days of the user's zone (`MM-DD`) with the tasks created then that succeeded and failed.
+    pub outcomes: Vec<(String, u64, u64)>,
 }

@@ -292,10 +292,13 @@ test("an admin creates a user, sets a quota, imports nodes and disables one", as
   await expect(group.getByTestId("node").first()).toHaveClass(/off/);
   await shot(page, "admin-edges");
 
-  // Health from recent results: the demo fleet's refusing node has failed every request so far.
+  // Health from recent results: the demo fleet's refusing and failing nodes have failed every
+  // request so far, the others confirmed theirs.
   const demo = page.getByTestId("group-demo-edges");
-  await expect(demo.getByTestId("node-health").first()).toContainText("100% of the last");
-  await expect(demo.getByTestId("node-health").nth(10)).toContainText("last success");
+  const failing = demo.locator("tr[data-state='failing']");
+  await expect(failing.first()).toContainText("100% of the last");
+  await expect(failing.first().getByTestId("node-health")).toHaveText("failing");
+  await expect(demo.locator("tr[data-state='healthy']").first()).toBeVisible();
   await page.goto("/admin/domains");
   await expect(page.getByRole("cell", { name: "cdn.example.com" })).toBeVisible();
   await shot(page, "admin-domains");

@@ -12,6 +12,7 @@ mod data_files;
 pub mod error;
 pub mod fanout;
 pub mod fleet;
+pub mod fleet_view;
 pub mod ids;
 pub mod key_scope;
 mod key_uses;
@@ -33,5 +34,7 @@ mod engine;
 mod retention;
 
 pub use config::EngineConfig;
-pub use engine::{Actor, AuthFailure, Engine, NodeImport, QueueDepth, SignInFailure, Workers};
+pub use engine::{
+    Actor, AuthFailure, DayOutcomes, Engine, NodeImport, QueueDepth, SignInFailure, Workers,
+};
 pub use error::EngineError;

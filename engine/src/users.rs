@@ -151,6 +151,8 @@ pub struct User {
     pub can_purge: bool,
     /// Preferred time zone for the dashboard.
     pub time_zone: String,
+    /// The dashboard language the user chose (`zh-CN`, `en`); `None`: the browser's.
+    pub locale: Option<String>,
     /// Per-user quota overrides.
     pub quota: QuotaOverrides,
 }

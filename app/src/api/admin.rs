@@ -1,9 +1,9 @@
-//! Admins' server functions: users, quotas, domains, edges and the audit log.
+//! Admins' server functions: users, quotas, domains and the audit log (edges: `fleet`).
 
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::{AuditRow, DomainRow, GroupRow, QuotaFields, UserRow};
+use crate::models::{AuditRow, DomainRow, QuotaFields, UserRow};
 
 /// A user by name, or [`AppError::NotFound`].
 #[cfg(feature = "ssr")]
@@ -205,100 +205,6 @@ pub async fn admin_add_domain(host: String, users: String, groups: String) -> Re
             &host,
             &list(&users),
             &list(&groups),
-        )
-        .await?;
-    Ok(())
-}
-
-/// Every edge group with its nodes.
-#[server]
-pub async fn admin_groups() -> Result<Vec<GroupRow>, AppError> {
-    use crate::models::NodeRow;
-
-    let engine = super::context::engine()?;
-
-    let admin = super::context::admin().await?;
-    let zone = super::context::zone_of(&admin, &engine);
-    let health = engine.node_health();
-    let describe = |id: engine::fleet::NodeId| match health.get(&id) {
-        None => ("no recent purge".to_owned(), false),
-        Some(h) => {
-            let last = h
-                .last_success
-                .map(|t| format!("last success {}", super::context::local_time(t, &zone)))
-                .unwrap_or_else(|| "no success yet".into());
-            let text = format!(
-                "{last} · {:.0}% of the last {} failed",
-                h.failure_rate() * 100.0,
-                h.recent
-            );
-            (text, h.failure_rate() > 0.5)
-        }
-    };
-    Ok(engine
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| GroupRow {
-            name: g.group.name,
-            protocol: g.group.protocol.name().into(),
-            nodes: g
-                .nodes
-                .into_iter()
-                .map(|n| {
-                    let (health, unhealthy) = describe(n.id);
-                    NodeRow {
-                        id: n.id.0,
-                        addr: std::net::SocketAddr::new(n.ip, n.port).to_string(),
-                        enabled: n.enabled,
-                        health,
-                        unhealthy,
-                    }
-                })
-                .collect(),
-        })
-        .collect())
-}
-
-/// Imports CSV lines `ip,port[,enabled]` into a group (created with `protocol` when new);
-/// returns a summary line.
-#[server]
-pub async fn admin_import_nodes(
-    group: String,
-    protocol: String,
-    csv: String,
-) -> Result<String, AppError> {
-    let engine = super::context::engine()?;
-    let admin = super::context::admin().await?;
-    let actor = engine::Actor::user(&admin);
-    if engine.group_id(group.trim()).await?.is_none() {
-        let protocol = engine::fleet::Protocol::preset(&protocol)
-            .ok_or_else(|| AppError::Invalid("unknown protocol".into()))?;
-        engine.upsert_group(&actor, group.trim(), protocol).await?;
-    }
-    let report = engine.import_nodes(&actor, group.trim(), &csv).await?;
-    let mut summary = format!(
-        "{} added, {} updated, {} refused",
-        report.added,
-        report.updated,
-        report.refused.len()
-    );
-    for (line, why) in report.refused.iter().take(10) {
-        summary.push_str(&format!("; line {line}: {why}"));
-    }
-    Ok(summary)
-}
-
-/// Enables or disables a node.
-#[server]
-pub async fn admin_set_node(id: i64, enabled: bool) -> Result<(), AppError> {
-    let engine = super::context::engine()?;
-    let admin = super::context::admin().await?;
-    engine
-        .set_node_enabled(
-            &engine::Actor::user(&admin),
-            engine::fleet::NodeId(id),
-            enabled,
         )
         .await?;
     Ok(())

@@ -26,8 +26,42 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
             }
         })?;
     set_session_cookie(&token, &engine)?;
+    // The saved language goes with the user to every browser they sign in on.
+    if let Some(locale) = user.locale.as_deref().and_then(crate::i18n::Locale::parse) {
+        append_language_cookie(locale)?;
+    }
     tracing::info!(user = %user.username, "signed in");
     Ok(())
+}
+
+/// Sets the language cookie for `locale` on the response, beside any other cookie.
+#[cfg(feature = "ssr")]
+fn append_language_cookie(locale: crate::i18n::Locale) -> Result<(), AppError> {
+    let cookie = super::context::cookie_policy().language_cookie(locale);
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.append_header(
+        http::header::SET_COOKIE,
+        http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+    );
+    Ok(())
+}
+
+/// Chooses the dashboard's language (`zh-CN`, `en`): a cookie for this browser, and the
+/// signed-in user's saved preference.
+#[server]
+pub async fn set_language(tag: String) -> Result<(), AppError> {
+    let locale = crate::i18n::Locale::parse(&tag)
+        .ok_or_else(|| AppError::Invalid(format!("unknown language {tag:?}")))?;
+    match super::context::user().await {
+        Ok(user) => {
+            super::context::engine()?
+                .set_locale(user.id, locale.tag())
+                .await?;
+        }
+        Err(AppError::Unauthorized) => {}
+        Err(error) => return Err(error),
+    }
+    append_language_cookie(locale)
 }
 
 /// Sets the session cookie for `token` on the response.

@@ -37,6 +37,17 @@ impl CookiePolicy {
             self.name()
         )
     }
+
+    /// The `Set-Cookie` value keeping the dashboard's language for a year. Readable by pages
+    /// and sent on navigations from other sites (`Lax`): it only picks words.
+    pub fn language_cookie(self, locale: crate::i18n::Locale) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{secure}",
+            crate::i18n::LOCALE_COOKIE,
+            locale.tag()
+        )
+    }
 }
 
 /// The client's address as the server determined it (the peer, or what a trusted proxy says in
@@ -117,7 +128,12 @@ pub(crate) fn zone_of(user: &User, engine: &Engine) -> engine::time::Zone {
     engine::time::Zone::parse(&user.time_zone).unwrap_or_else(|_| engine.time_zone().clone())
 }
 
-/// A time in the user's zone, `YYYY-MM-DD HH:MM:SS`.
+/// A time in the user's zone, written as the request's language writes dates:
+/// `2026-12-01 18:26:46` in English, `2026年12月1日 18:26:46` in Chinese.
 pub(crate) fn local_time(at: chrono::DateTime<chrono::Utc>, zone: &engine::time::Zone) -> String {
-    zone.local(at).format("%Y-%m-%d %H:%M:%S").to_string()
+    let format = match crate::i18n::initial_locale() {
+        crate::i18n::Locale::En => "%Y-%m-%d %H:%M:%S",
+        crate::i18n::Locale::ZhCn => "%Y年%-m月%-d日 %H:%M:%S",
+    };
+    zone.local(at).format(format).to_string()
 }

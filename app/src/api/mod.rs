@@ -10,7 +10,13 @@ pub mod admin;
     reason = "#[server] makes argument structs whose fields take no docs"
 )]
 pub mod auth;
+pub mod charts;
 pub mod error;
+#[expect(
+    missing_docs,
+    reason = "#[server] makes argument structs whose fields take no docs"
+)]
+pub mod fleet;
 #[expect(
     missing_docs,
     reason = "#[server] makes argument structs whose fields take no docs"
@@ -21,7 +27,6 @@ pub mod keys;
     reason = "#[server] makes argument structs whose fields take no docs"
 )]
 pub mod purges;
-pub mod system;
 #[expect(
     missing_docs,
     reason = "#[server] makes argument structs whose fields take no docs"

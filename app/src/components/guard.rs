@@ -28,13 +28,14 @@ pub fn RequireUser(
 ) -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
     let children = StoredValue::new(children);
+    let t = crate::i18n::use_texts();
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) if !admin || user.is_admin => EitherOf3::A(children.read_value()()),
                     Ok(Some(_)) => EitherOf3::B(view! {
-                        <section class="card"><h1>"Admins only"</h1><p>"This page is for admins."</p></section>
+                        <section class="card"><h1>{t.admins_only}</h1><p>{t.admins_only_body}</p></section>
                     }),
                     _ => EitherOf3::C(view! { <Redirect path="/login"/> }),
                 }

@@ -1,16 +1,19 @@
-//! The frame around every page: header with navigation, main area, footer.
+//! The frame around every page: header with navigation and the language switch, main area,
+//! footer.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::guard::CurrentUser;
-use crate::api::auth::sign_out;
-use crate::api::system::CheckDatabase;
+use crate::api::auth::{set_language, sign_out};
+use crate::i18n::{use_locale, use_texts, Locale};
 
-/// Header with the product name and navigation, the page itself, and a footer with the version.
+/// Header with the product name, navigation and languages, the page itself, and a footer with
+/// the version.
 #[component]
 pub fn PageFrame(children: Children) -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
+    let t = use_texts();
     let on_sign_out = move |_| {
         leptos::task::spawn_local(async move {
             if sign_out().await.is_ok() {
@@ -22,26 +25,26 @@ pub fn PageFrame(children: Children) -> impl IntoView {
         Suspend::new(async move {
             match user.await {
                 Ok(Some(user)) => Either::Left(view! {
-                    <nav class="site-nav" aria-label="Main">
-                        <a href="/">"Overview"</a>
-                        <a href="/purge">"Purge"</a>
-                        <a href="/tasks">"Tasks"</a>
-                        <a href="/keys">"API keys"</a>
+                    <nav class="site-nav" aria-label=t.nav_label>
+                        <a href="/">{t.nav_overview}</a>
+                        <a href="/purge">{t.nav_purge}</a>
+                        <a href="/tasks">{t.nav_tasks}</a>
+                        <a href="/keys">{t.nav_keys}</a>
                         {user.is_admin.then(|| view! {
-                            <a href="/admin/users">"Users"</a>
-                            <a href="/admin/domains">"Domains"</a>
-                            <a href="/admin/edges">"Edges"</a>
-                            <a href="/admin/audit">"Audit"</a>
+                            <a href="/admin/users">{t.nav_users}</a>
+                            <a href="/admin/domains">{t.nav_domains}</a>
+                            <a href="/admin/edges">{t.nav_edges}</a>
+                            <a href="/admin/audit">{t.nav_audit}</a>
                         })}
                     </nav>
                     <div class="who">
                         <span data-testid="signed-in-as">{user.username}</span>
-                        <button class="button link" on:click=on_sign_out>"Sign out"</button>
+                        <button class="button link" on:click=on_sign_out>{t.sign_out}</button>
                     </div>
                 }),
-                _ => Either::Right(
-                    view! { <nav class="site-nav" aria-label="Main"><a href="/login">"Sign in"</a></nav> },
-                ),
+                _ => Either::Right(view! {
+                    <nav class="site-nav" aria-label=t.nav_label><a href="/login">{t.sign_in}</a></nav>
+                }),
             }
         })
     };
@@ -49,31 +52,38 @@ pub fn PageFrame(children: Children) -> impl IntoView {
         <header class="site-header">
             <a class="brand" href="/">"Purger"</a>
             <Transition fallback=|| ()>{nav}</Transition>
+            <LanguageSwitch/>
         </header>
         <main class="site-main">{children()}</main>
-        <SiteFooter/>
+        <footer class="site-footer">
+            <span>{concat!("Purger ", env!("CARGO_PKG_VERSION"))}</span>
+        </footer>
     }
 }
 
-/// Version and a database check that only the hydrated page can run.
+/// One button per language; the choice is saved (a cookie, and the user's preference when
+/// signed in), then the page loads again in it.
 #[component]
-fn SiteFooter() -> impl IntoView {
-    let check = ServerAction::<CheckDatabase>::new();
-    let result = check.value();
+fn LanguageSwitch() -> impl IntoView {
+    let current = use_locale();
+    let t = use_texts();
+    let choose = move |locale: Locale| {
+        leptos::task::spawn_local(async move {
+            if set_language(locale.tag().to_owned()).await.is_ok() {
+                let _ = window().location().reload();
+            }
+        });
+    };
     view! {
-        <footer class="site-footer">
-            <span>{concat!("Purger ", env!("CARGO_PKG_VERSION"))}</span>
-            <button class="button link" data-testid="check-database" on:click=move |_| {
-                check.dispatch(CheckDatabase {});
-            }>"Check database"</button>
-            <output data-testid="database-status" aria-live="polite">
-                {move || match result.get() {
-                    None => String::new(),
-                    Some(Ok(status)) => status.to_string(),
-                    Some(Err(error)) => format!("Database check failed: {error}"),
-                }}
-            </output>
-        </footer>
+        <div class="languages" role="group" aria-label=t.language>
+            {Locale::ALL.into_iter().map(|locale| view! {
+                <button class="button link" lang=locale.tag() aria-pressed=(locale == current).to_string()
+                    data-testid=format!("language-{}", locale.tag())
+                    on:click=move |_| choose(locale)>
+                    {locale.name()}
+                </button>
+            }).collect_view()}
+        </div>
     }
 }
 
@@ -84,10 +94,11 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    let t = use_texts();
     view! {
         <section class="card">
-            <h1>"Page not found"</h1>
-            <p>"There is nothing at this address. " <a href="/">"Back to the overview"</a></p>
+            <h1>{t.not_found_title}</h1>
+            <p>{t.not_found_body} <a href="/">{t.back_to_overview}</a></p>
         </section>
     }
 }

@@ -23,6 +23,7 @@ pub fn ProgressBar(
             f64::from(part) * 100.0 / f64::from(total)
         }
     };
+    let t = crate::i18n::use_texts();
     view! {
         <div class="progress" role="progressbar" aria-valuemin="0"
             aria-valuemax=move || total.get() aria-valuenow=move || success.get() + failed.get()>
@@ -30,7 +31,7 @@ pub fn ProgressBar(
             <span class="bad" style:width=move || format!("{:.1}%", share(failed.get()))></span>
         </div>
         <span class="counts" data-testid="progress-counts">
-            {move || format!("{} of {} confirmed, {} failed", success.get(), total.get(), failed.get())}
+            {move || (t.progress_counts)(success.get(), total.get(), failed.get())}
         </span>
     }
 }
@@ -42,5 +43,11 @@ pub fn StatusBadge(
     #[prop(into)]
     status: Signal<String>,
 ) -> impl IntoView {
-    view! { <span class=move || format!("badge {}", status.get()) data-testid="task-status">{status}</span> }
+    let t = crate::i18n::use_texts();
+    // The class and `data-status` keep the stored value; the text is the language's word.
+    view! {
+        <span class=move || format!("badge {}", status.get()) data-status=status data-testid="task-status">
+            {move || t.status(&status.get()).to_owned()}
+        </span>
+    }
 }

@@ -20,16 +20,18 @@ fn Batch() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let batch = Resource::new(id, get_batch);
     let live = use_live_progress();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Batch " <code>{id}</code></h1>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <h1>{t.batch_title} <code>{id}</code></h1>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match batch.await {
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
                     Ok(tasks) => view! {
                         <section class="card">
                             <table class="table">
-                                <thead><tr><th>"Target"</th><th>"Status"</th><th>"Progress"</th></tr></thead>
+                                <thead><tr><th>{t.col_target}</th><th>{t.col_status}</th><th>{t.col_progress}</th></tr></thead>
                                 <tbody>
                                     {tasks.into_iter().map(|task| {
                                         let task_id = task.id.clone();

@@ -50,37 +50,39 @@ fn Keys() -> impl IntoView {
             .map(|k| k.key)
             .unwrap_or_else(|| "YOUR_API_KEY".into())
     };
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"API keys"</h1>
+        <h1>{t.keys_title}</h1>
         <section class="card">
             <ActionForm action=create>
-                <label for="label">"Label"</label>
+                <label for="label">{t.label}</label>
                 <input id="label" name="label" placeholder="ci-deploy" maxlength="100"/>
-                <button type="submit" class="button" data-testid="create-key">"Create key"</button>
+                <button type="submit" class="button" data-testid="create-key">{t.create_key}</button>
             </ActionForm>
-            {move || create.value().get().and_then(Result::err).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+            {move || create.value().get().and_then(Result::err).map(|e| view! { <p class="error">{locale.error(&e)}</p> })}
             {move || shown().map(|key| {
                 let secret = key.key.clone();
                 view! {
                     <div class="secret" data-testid="new-key">
-                        <p>"Copy this key now: it is shown once."</p>
+                        <p>{t.copy_now}</p>
                         <code data-testid="new-key-secret">{key.key.clone()}</code>
                         <button class="button secondary" on:click=move |_| {
                             let clipboard = window().navigator().clipboard();
                             let _ = clipboard.write_text(&secret);
-                        }>"Copy"</button>
+                        }>{t.copy}</button>
                     </div>
                 }
             })}
         </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match keys.await {
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
                     Ok(keys) => view! {
                         <section class="card">
                             <table class="table" data-testid="key-table">
-                                <thead><tr><th>"Id"</th><th>"Label"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                                <thead><tr><th>{t.col_id}</th><th>{t.label}</th><th>{t.col_created}</th><th>{t.col_last_used}</th><th>{t.col_state}</th><th></th></tr></thead>
                                 <tbody>
                                     {keys.into_iter().map(|key| {
                                         let id = key.id.clone();
@@ -90,11 +92,11 @@ fn Keys() -> impl IntoView {
                                                 <td><code>{key.id.clone()}</code></td>
                                                 <td>{key.label.clone()}</td>
                                                 <td>{key.created_at.clone()}</td>
-                                                <td>{key.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>
-                                                <td>{if revoked { format!("revoked {}", key.revoked_at.clone().unwrap_or_default()) } else { "active".into() }}</td>
+                                                <td>{key.last_used_at.clone().unwrap_or_else(|| t.never.into())}</td>
+                                                <td>{if revoked { (t.revoked_at)(&key.revoked_at.clone().unwrap_or_default()) } else { t.active.into() }}</td>
                                                 <td>{(!revoked).then(|| view! {
                                                     <button class="button danger" data-testid="revoke-key"
-                                                        on:click=move |_| { revoke.dispatch(RevokeKey { id: id.clone() }); }>"Revoke"</button>
+                                                        on:click=move |_| { revoke.dispatch(RevokeKey { id: id.clone() }); }>{t.revoke}</button>
                                                 })}</td>
                                             </tr>
                                         }
@@ -143,12 +145,13 @@ fn Examples(
             d = domain.get()
         )
     };
+    let t = crate::i18n::use_texts();
     view! {
         <section class="card">
-            <h2>"Examples"</h2>
-            <h3>"URL purge API (seed 000)"</h3><pre data-testid="example-000">{seed000}</pre>
-            <h3>"Regex purge API (seed 004)"</h3><pre data-testid="example-004">{seed004}</pre>
-            <h3>"API v1"</h3><pre data-testid="example-v1">{v1}</pre>
+            <h2>{t.examples}</h2>
+            <h3>{t.example_000}</h3><pre data-testid="example-000">{seed000}</pre>
+            <h3>{t.example_004}</h3><pre data-testid="example-004">{seed004}</pre>
+            <h3>{t.example_v1}</h3><pre data-testid="example-v1">{v1}</pre>
         </section>
     }
 }

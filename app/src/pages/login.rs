@@ -13,6 +13,7 @@ pub fn LoginPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
+    let locale = crate::i18n::use_locale();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         pending.set(true);
@@ -22,23 +23,24 @@ pub fn LoginPage() -> impl IntoView {
                     let _ = window().location().set_href("/");
                 }
                 Err(failure) => {
-                    error.set(failure.to_string());
+                    error.set(locale.error(&failure));
                     pending.set(false);
                 }
             }
         });
     };
+    let t = locale.texts();
     view! {
         <section class="card narrow">
-            <h1>"Sign in"</h1>
+            <h1>{t.sign_in}</h1>
             <form on:submit=on_submit>
-                <label for="username">"User name"</label>
+                <label for="username">{t.user_name}</label>
                 <input id="username" name="username" autocomplete="username" required
                     on:input=move |ev| username.set(event_target_value(&ev))/>
-                <label for="password">"Password"</label>
+                <label for="password">{t.password}</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required
                     on:input=move |ev| password.set(event_target_value(&ev))/>
-                <button type="submit" class="button" disabled=move || pending.get()>"Sign in"</button>
+                <button type="submit" class="button" disabled=move || pending.get()>{t.sign_in}</button>
             </form>
             <p class="error" role="alert" data-testid="login-error">{error}</p>
         </section>

@@ -3,8 +3,10 @@
 use leptos::prelude::*;
 
 use crate::api::auth::ChangePassword;
+use crate::api::charts::overview_charts;
 use crate::api::purges::today_quota;
 use crate::api::tasks::{list_tasks, TaskListQuery};
+use crate::components::charts::OverviewCharts;
 use crate::components::guard::RequireUser;
 use crate::components::progress::StatusBadge;
 
@@ -18,18 +20,20 @@ pub fn OverviewPage() -> impl IntoView {
 #[component]
 fn ChangePasswordForm() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         <section class="card">
-            <h2>"Change password"</h2>
+            <h2>{t.change_password}</h2>
             <ActionForm action=change attr:class="inline">
-                <label>"Current password" <input name="current" type="password" autocomplete="current-password" required data-testid="current-password"/></label>
-                <label>"New password" <input name="new_password" type="password" autocomplete="new-password" minlength="8" required data-testid="new-password"/></label>
-                <button type="submit" class="button" data-testid="change-password">"Change"</button>
+                <label>{t.current_password} " " <input name="current" type="password" autocomplete="current-password" required data-testid="current-password"/></label>
+                <label>{t.new_password} " " <input name="new_password" type="password" autocomplete="new-password" minlength="8" required data-testid="new-password"/></label>
+                <button type="submit" class="button" data-testid="change-password">{t.change}</button>
             </ActionForm>
             <p role="status" data-testid="password-result">{move || match change.value().get() {
                 None => String::new(),
-                Some(Ok(())) => "Password changed.".to_owned(),
-                Some(Err(error)) => error.to_string(),
+                Some(Ok(())) => t.password_changed.to_owned(),
+                Some(Err(error)) => locale.error(&error),
             }}</p>
         </section>
     }
@@ -39,29 +43,37 @@ fn ChangePasswordForm() -> impl IntoView {
 fn Overview() -> impl IntoView {
     let quota = Resource::new(|| (), |_| today_quota());
     let recent = Resource::new(|| (), |_| list_tasks(TaskListQuery::default()));
+    let charts = Resource::new(|| (), |_| overview_charts());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Overview"</h1>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <p class="error">{move || format!("{:?}", errors.get())}</p> }>
+        <h1>{t.overview_title}</h1>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
+            <ErrorBoundary fallback=move |errors| view! { <p class="error">{move || errors.get().into_iter().map(|(_, error)| {
+                match error.downcast_ref::<crate::api::error::AppError>() {
+                    Some(error) => locale.error(error),
+                    None => error.to_string(),
+                }
+            }).collect::<Vec<_>>().join(" ")}</p> }>
                 {move || Suspend::new(async move {
                     let quota = quota.await?;
                     Ok::<_, crate::api::error::AppError>(view! {
                         <section class="card">
-                            <h2>"Today's quota"</h2>
+                            <h2>{t.quota_today}</h2>
                             <p class="muted" data-testid="quota-window">{quota.window.clone()}</p>
                             <div class="gauges">
                                 {quota.kinds.into_iter().map(|kind| {
-                                    let label = format!("{} used of {}", kind.used, kind.limit);
+                                    let label = (t.quota_used_of)(&locale.number(kind.used.into()), &locale.number(kind.limit.into()));
                                     view! {
                                         <div class="gauge" data-testid=format!("quota-{}", kind.kind)>
-                                            <h3>{kind.kind.clone()}</h3>
+                                            <h3>{t.kind(&kind.kind).to_owned()}</h3>
                                             <meter min="0" max=kind.limit value=kind.used aria-label=label.clone()></meter>
-                                            <p><strong>{kind.left}</strong>" left · "{label}</p>
+                                            <p><strong>{locale.number(kind.left.into())}</strong>{t.quota_left}{label}</p>
                                         </div>
                                     }
                                 }).collect_view()}
                             </div>
-                            <p class="muted">{format!("At most {} targets per request.", quota.per_request)}</p>
+                            <p class="muted">{(t.per_request)(quota.per_request)}</p>
                         </section>
                     })
                 })}
@@ -69,14 +81,14 @@ fn Overview() -> impl IntoView {
                     let (tasks, _) = recent.await?;
                     let finished: Vec<_> = tasks.iter().filter(|t| t.status == "success" || t.status == "failed").collect();
                     let rate = if finished.is_empty() {
-                        "no finished task yet".to_owned()
+                        t.no_finished_task.to_owned()
                     } else {
                         let ok = finished.iter().filter(|t| t.status == "success").count();
-                        format!("{:.0}% of the last {} finished tasks succeeded", ok as f64 * 100.0 / finished.len() as f64, finished.len())
+                        (t.success_rate)(ok as f64 * 100.0 / finished.len() as f64, finished.len())
                     };
                     Ok::<_, crate::api::error::AppError>(view! {
                         <section class="card">
-                            <h2>"Recent tasks"</h2>
+                            <h2>{t.recent_tasks}</h2>
                             <p class="muted" data-testid="success-rate">{rate}</p>
                             <ul class="plain">
                                 {tasks.into_iter().take(10).map(|task| view! {
@@ -87,12 +99,19 @@ fn Overview() -> impl IntoView {
                                     </li>
                                 }).collect_view()}
                             </ul>
-                            <p><a href="/purge" class="button">"New purge"</a></p>
+                            <p><a href="/purge" class="button">{t.new_purge}</a></p>
                         </section>
                         <ChangePasswordForm/>
                     })
                 })}
             </ErrorBoundary>
+        </Transition>
+        // Apart and last: the charts read 30 days and may come after the first paint; then
+        // only what is below them (the footer, off screen) moves.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                charts.await.ok().map(|data| view! { <OverviewCharts data/> })
+            })}
         </Transition>
     }
 }

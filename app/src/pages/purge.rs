@@ -88,45 +88,47 @@ fn PurgeForm() -> impl IntoView {
         event.prevent_default();
         submit.dispatch(form.request(false));
     };
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Purge"</h1>
+        <h1>{t.purge_title}</h1>
         <form class="card" on:submit=on_submit>
-            <TargetBox kind="url" label="URLs" hint="http://www.example.com/a.png — one per line" text=form.urls domain=form.domain/>
-            <TargetBox kind="prefix" label="Prefixes" hint="http://www.example.com/static/ — path ends in / or *" text=form.prefixes domain=form.domain/>
-            <TargetBox kind="regex" label="Regexes" hint=r"http://www.example.com/img/.*\.png — the path is a regex" text=form.regexes domain=form.domain/>
+            <TargetBox kind="url" label=t.urls_label hint=t.urls_hint text=form.urls domain=form.domain/>
+            <TargetBox kind="prefix" label=t.prefixes_label hint=t.prefixes_hint text=form.prefixes domain=form.domain/>
+            <TargetBox kind="regex" label=t.regexes_label hint=t.regexes_hint text=form.regexes domain=form.domain/>
             <DomainChoices choices form/>
-            <TargetBox kind="tag" label="Cache tags (of the domain above)" hint="product-42 — one per line, as the origin sends them in xkey or Surrogate-Key" text=form.tags domain=form.domain/>
+            <TargetBox kind="tag" label=t.tags_label hint=t.tags_hint text=form.tags domain=form.domain/>
             <fieldset class="field">
-                <legend>"What happens to matching objects"</legend>
+                <legend>{t.mode_legend}</legend>
                 <label><input type="radio" name="mode" value="delete" data-testid="mode-delete"
                     prop:checked=move || !form.invalidate.get() on:change=move |_| form.invalidate.set(false)/>
-                    " Delete: the next request goes to the origin"</label>
+                    {t.mode_delete}</label>
                 <label><input type="radio" name="mode" value="invalidate" data-testid="mode-invalidate"
                     prop:checked=move || form.invalidate.get() on:change=move |_| form.invalidate.set(true)/>
-                    " Invalidate: the edge serves the stale copy while it refetches (Varnish: exact-URL and tag purges)"</label>
+                    {t.mode_invalidate}</label>
             </fieldset>
             <fieldset class="field">
-                <legend>"After each edge confirms an exact URL"</legend>
+                <legend>{t.after_legend}</legend>
                 <label><input type="checkbox" data-testid="verify"
                     prop:checked=move || form.verify.get() on:change=move |ev| form.verify.set(event_target_checked(&ev))/>
-                    " Verify: fetch it through the edge; an older copy fails the edge as stale"</label>
+                    {t.verify_label}</label>
                 <label><input type="checkbox" data-testid="prefetch-after"
                     prop:checked=move || form.prefetch_after.get() on:change=move |ev| form.prefetch_after.set(event_target_checked(&ev))/>
-                    " Prefetch it again, so the first visitor gets a HIT"</label>
+                    {t.prefetch_after_label}</label>
             </fieldset>
-            <button type="submit" class="button" data-testid="submit-purge" disabled=move || submit.pending().get()>"Purge"</button>
+            <button type="submit" class="button" data-testid="submit-purge" disabled=move || submit.pending().get()>{t.purge_button}</button>
         </form>
         <Prefetch groups=form.groups/>
         <Everything form submit/>
         {move || submit.value().get().map(|result| match result {
-            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+            Err(error) => view! { <p class="error" role="alert">{locale.error(&error)}</p> }.into_any(),
             Ok(result) => view! {
                 <section class="card" data-testid="verdicts">
-                    <h2>"Result"</h2>
+                    <h2>{t.result}</h2>
                     {result.batch_id.map(|id| view! {
-                        <p><a href=format!("/batches/{id}") data-testid="batch-link">"Watch the purge live"</a></p>
+                        <p><a href=format!("/batches/{id}") data-testid="batch-link">{t.watch_purge}</a></p>
                     })}
-                    {result.warnings.into_iter().map(|warning| view! { <p class="warning" data-testid="warning">{warning}</p> }).collect_view()}
+                    {result.warnings.into_iter().map(|warning| view! { <p class="warning" data-testid="warning">{locale.message(&warning)}</p> }).collect_view()}
                     <Verdicts verdicts=result.verdicts/>
                 </section>
             }.into_any(),
@@ -144,9 +146,10 @@ fn DomainChoices(
     // The field and the fieldset are there from the first paint (the fieldset keeps a line for
     // its boxes), so that nothing below moves when the choices arrive.
     let loaded = move || choices.get().and_then(Result::ok);
+    let t = crate::i18n::use_texts();
     view! {
         <div class="field">
-            <label for="purge-domain">"Domain (for tags and everything)"</label>
+            <label for="purge-domain">{t.domain_label}</label>
             <input id="purge-domain" list="purge-domains" data-testid="purge-domain"
                 prop:value=move || form.domain.get() on:input=move |ev| form.domain.set(event_target_value(&ev))/>
             <datalist id="purge-domains">
@@ -156,7 +159,7 @@ fn DomainChoices(
             </datalist>
         </div>
         <fieldset class="field groups" data-testid="purge-groups">
-            <legend>"Edge groups (none ticked: every group of each domain)"</legend>
+            <legend>{t.groups_legend}</legend>
             <Transition fallback=|| ()>
                 {move || loaded().map(|choices| choices.groups().into_iter().map(|group| {
                     let name = group.clone();
@@ -184,21 +187,23 @@ fn DomainChoices(
 fn Prefetch(groups: RwSignal<Vec<String>>) -> impl IntoView {
     let urls = RwSignal::new(String::new());
     let prefetch = ServerAction::<SubmitPrefetch>::new();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         <section class="card">
-            <h2>"Prefetch"</h2>
-            <p class="muted">"Fetches each URL through every edge of its domain (or the ticked groups), so that the first visitor after a deploy gets a HIT; a few requests of one domain at a time, to spare the origin."</p>
-            <textarea rows="3" placeholder="http://www.example.com/app.js — one per line" data-testid="box-prefetch" aria-label="URLs to prefetch"
+            <h2>{t.prefetch_title}</h2>
+            <p class="muted">{t.prefetch_help}</p>
+            <textarea rows="3" placeholder=t.prefetch_placeholder data-testid="box-prefetch" aria-label=t.prefetch_aria
                 prop:value=move || urls.get() on:input=move |ev| urls.set(event_target_value(&ev))></textarea>
             <button type="button" class="button" data-testid="submit-prefetch" disabled=move || prefetch.pending().get()
                 on:click=move |_| { prefetch.dispatch(SubmitPrefetch { urls: urls.get(), groups: groups.get().join(",") }); }>
-                "Prefetch"
+                {t.prefetch_button}
             </button>
             {move || prefetch.value().get().map(|result| match result {
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => view! { <p class="error" role="alert">{locale.error(&error)}</p> }.into_any(),
                 Ok(result) => view! {
                     <div data-testid="prefetch-verdicts">
-                        {result.batch_id.map(|id| view! { <p><a href=format!("/batches/{id}")>"Watch the prefetch live"</a></p> })}
+                        {result.batch_id.map(|id| view! { <p><a href=format!("/batches/{id}")>{t.watch_prefetch}</a></p> })}
                         <Verdicts verdicts=result.verdicts/>
                     </div>
                 }.into_any(),
@@ -216,25 +221,26 @@ fn Everything(form: FormState, submit: ServerAction<SubmitPurge>) -> impl IntoVi
         let domain = form.domain.get();
         !domain.trim().is_empty() && typed.get().trim().eq_ignore_ascii_case(domain.trim())
     };
+    let t = crate::i18n::use_texts();
     view! {
         <section class="card danger">
-            <h2>"Everything on a domain"</h2>
-            <p class="muted">"Removes every cached object of the domain chosen above from its edges (or the ticked groups); the origin then serves every request until the caches fill again."</p>
+            <h2>{t.everything_title}</h2>
+            <p class="muted">{t.everything_help}</p>
             <button type="button" class="button danger" data-testid="everything-start"
                 on:click=move |_| { typed.set(String::new()); asking.set(true); }>
-                "Purge everything on this domain…"
+                {t.everything_start}
             </button>
             <Show when=move || asking.get()>
-                <div class="confirm" role="dialog" aria-label="Confirm purging everything" data-testid="everything-confirm">
-                    <p>"Type " <code>{move || form.domain.get()}</code> " to purge everything it has cached."</p>
-                    <input data-testid="everything-typed" aria-label="Domain to confirm"
+                <div class="confirm" role="dialog" aria-label=t.everything_dialog data-testid="everything-confirm">
+                    <p>{t.everything_type_before} <code>{move || form.domain.get()}</code> {t.everything_type_after}</p>
+                    <input data-testid="everything-typed" aria-label=t.everything_typed_aria
                         prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
                     <button type="button" class="button danger" data-testid="everything-submit"
                         disabled=move || !confirmed() || submit.pending().get()
                         on:click=move |_| { asking.set(false); submit.dispatch(form.request(true)); }>
-                        "Purge everything"
+                        {t.everything_submit}
                     </button>
-                    <button type="button" class="button secondary" on:click=move |_| asking.set(false)>"Cancel"</button>
+                    <button type="button" class="button secondary" on:click=move |_| asking.set(false)>{t.cancel}</button>
                 </div>
             </Show>
         </section>
@@ -273,19 +279,23 @@ fn TargetBox(
 /// A verdict per line.
 #[component]
 fn Verdicts(verdicts: Vec<LineVerdict>) -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         <ul class="verdicts">
             {verdicts.into_iter().map(|v| {
                 let class = if v.ok { "ok" } else { "bad" };
+                // Refusal codes stay as they are, beside the translated reason.
+                let message = locale.message(&v.message);
                 let detail = match (&v.code, &v.task_id) {
-                    (Some(code), _) => format!("{code}: {}", v.message),
-                    (None, Some(task)) => format!("{} (task {task})", v.message),
-                    _ => v.message.clone(),
+                    (Some(code), _) => format!("{code}: {message}"),
+                    (None, Some(task)) => (t.verdict_task)(&message, task),
+                    _ => message,
                 };
                 view! {
                     <li class=class data-testid="verdict">
                         <code>{v.target.clone()}</code>" — "{detail}
-                        {v.task_id.clone().map(|task| view! { " " <a href=format!("/tasks/{task}")>"details"</a> })}
+                        {v.task_id.clone().map(|task| view! { " " <a href=format!("/tasks/{task}")>{t.details}</a> })}
                     </li>
                 }
             }).collect_view()}

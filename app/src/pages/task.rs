@@ -31,11 +31,13 @@ fn Task() -> impl IntoView {
         move || (id(), retry.version().get(), finished_live()),
         |(id, _, _)| get_task(id),
     );
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Err(error) => view! { <section class="card"><h1>"Task"</h1><p class="error" data-testid="task-error">{error.to_string()}</p></section> }.into_any(),
+                    Err(error) => view! { <section class="card"><h1>{t.task_title}</h1><p class="error" data-testid="task-error">{locale.error(&error)}</p></section> }.into_any(),
                     Ok(detail) => {
                         let task = detail.task.clone();
                         let task_id = task.id.clone();
@@ -47,28 +49,28 @@ fn Task() -> impl IntoView {
                         let can_retry = task.status == "failed" && detail.failures.iter().any(|g| g.reason != "unsupported");
                         let retry_id = task.id.clone();
                         view! {
-                            <h1>"Task"</h1>
+                            <h1>{t.task_title}</h1>
                             <section class="card">
                                 <p class="target"><code data-testid="task-target">{task.target.clone()}</code></p>
-                                <p><StatusBadge status/>" " <span data-testid="task-kind">{task.describe()}</span> " · " {task.domain.clone()} " · " {task.username.clone()}</p>
+                                <p><StatusBadge status/>" " <span data-testid="task-kind">{task.describe(t)}</span> " · " {task.domain.clone()} " · " {task.username.clone()}</p>
                                 <ProgressBar success failed total/>
                                 <ol class="timeline">
-                                    <li>"Created " {task.created_at.clone()}</li>
-                                    <li>"Started " {task.started_at.clone().unwrap_or_else(|| "—".into())}</li>
-                                    <li>"Finished " {task.finished_at.clone().unwrap_or_else(|| "—".into())}</li>
+                                    <li>{t.created_at} {task.created_at.clone()}</li>
+                                    <li>{t.started_at} {task.started_at.clone().unwrap_or_else(|| "—".into())}</li>
+                                    <li>{t.finished_at} {task.finished_at.clone().unwrap_or_else(|| "—".into())}</li>
                                 </ol>
-                                <p><a href=format!("/batches/{}", task.batch_id)>"The whole batch"</a></p>
+                                <p><a href=format!("/batches/{}", task.batch_id)>{t.whole_batch}</a></p>
                                 {can_retry.then(|| view! {
                                     <button class="button" data-testid="retry" disabled=move || retry.pending().get()
                                         on:click=move |_| { retry.dispatch(RetryTask { id: retry_id.clone() }); }>
-                                        "Retry failed nodes"
+                                        {t.retry_failed}
                                     </button>
                                 })}
                             </section>
                             <section class="card">
-                                <h2>"Failed nodes by reason"</h2>
+                                <h2>{t.failed_by_reason}</h2>
                                 {if detail.failures.is_empty() {
-                                    view! { <p class="muted">"No node failed."</p> }.into_any()
+                                    view! { <p class="muted">{t.no_node_failed}</p> }.into_any()
                                 } else {
                                     let total = task.total.max(1);
                                     view! {
@@ -77,12 +79,12 @@ fn Task() -> impl IntoView {
                                                 let width = group.nodes.len() as f64 * 100.0 / f64::from(total);
                                                 view! {
                                                     <li>
-                                                        <div class="reason"><strong>{group.reason.clone()}</strong>" · "{group.nodes.len()}" nodes"</div>
+                                                        <div class="reason"><strong>{group.reason.clone()}</strong>" · "{group.nodes.len()}{t.nodes_suffix}</div>
                                                         <div class="bar"><span style:width=format!("{width:.1}%")></span></div>
                                                         <details>
-                                                            <summary>"Nodes"</summary>
+                                                            <summary>{t.nodes_summary}</summary>
                                                             <ul class="plain">{group.nodes.into_iter().map(|(ip, attempts, detail)| view! {
-                                                                <li><code>{ip}</code>" — "{attempts}" attempts — "{detail}</li>
+                                                                <li><code>{ip}</code>" — "{attempts}{t.attempts_suffix}{detail}</li>
                                                             }).collect_view()}</ul>
                                                         </details>
                                                     </li>
@@ -93,35 +95,34 @@ fn Task() -> impl IntoView {
                                 }}
                             </section>
                             <section class="card">
-                                <h2>"Confirmed nodes"</h2>
-                                <p class="muted">{detail.success_ips.len()}" nodes"</p>
+                                <h2>{t.confirmed_nodes}</h2>
+                                <p class="muted">{detail.success_ips.len()}{t.nodes_suffix}</p>
                                 {if task.verify || task.prefetch_after {
                                     // Per node: what the fetch after its purge found.
                                     let (verify, warm) = (task.verify, task.prefetch_after);
                                     let rows = detail.success_ips.iter().map(|ip| {
                                         let mut notes = Vec::new();
                                         if verify {
-                                            notes.push(if detail.unverified_ips.contains(ip) { "unverified (no Age)" } else { "verified" });
+                                            notes.push(if detail.unverified_ips.contains(ip) { t.note_unverified } else { t.note_verified });
                                         }
                                         if warm {
-                                            notes.push(if detail.unprefetched_ips.contains(ip) { "not prefetched" } else { "prefetched" });
+                                            notes.push(if detail.unprefetched_ips.contains(ip) { t.note_unprefetched } else { t.note_prefetched });
                                         }
-                                        view! { <li><code>{ip.clone()}</code>" — confirmed, "{notes.join(", ")}</li> }
+                                        view! { <li><code>{ip.clone()}</code>{t.confirmed_with}{notes.join(", ")}</li> }
                                     }).collect_view();
                                     view! { <ul class="plain" data-testid="node-results">{rows}</ul> }.into_any()
                                 } else {
                                     view! { <p class="ips">{detail.success_ips.join(", ")}</p> }.into_any()
                                 }}
                                 {task.verify.then(|| view! {
-                                    <p data-testid="verification">{format!(
-                                        "Verified by fetching the URL: {} confirmed with a fresh copy, {} without an Age to check{}",
+                                    <p data-testid="verification">{(t.verification)(
                                         detail.success_ips.len().saturating_sub(detail.unverified_ips.len()),
                                         detail.unverified_ips.len(),
-                                        if detail.unverified_ips.is_empty() { String::new() } else { format!(" ({})", detail.unverified_ips.join(", ")) },
+                                        &if detail.unverified_ips.is_empty() { String::new() } else { format!(" ({})", detail.unverified_ips.join(", ")) },
                                     )}</p>
                                 })}
                                 {task.prefetch_after.then(|| view! {
-                                    <p data-testid="prefetched">{format!("Prefetched again on {} of {} nodes", task.prefetched, task.total)}</p>
+                                    <p data-testid="prefetched">{(t.prefetched_again)(task.prefetched, task.total)}</p>
                                 })}
                             </section>
                         }.into_any()

@@ -48,28 +48,36 @@ fn History() -> impl IntoView {
         format!("/export/tasks.csv?{}", encoded.join("&"))
     };
     let value = move |name: &'static str| move || query_map.read().get(name).unwrap_or_default();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    let options = |values: &[&'static str], word: &dyn Fn(&'static str) -> &'static str| {
+        values
+            .iter()
+            .map(|v| view! { <option value=*v>{word(v)}</option> })
+            .collect_view()
+    };
     view! {
-        <h1>"Tasks"</h1>
+        <h1>{t.tasks_title}</h1>
         <form class="card filters" method="get" action="/tasks">
-            <label>"Status" <select name="status" prop:value=value("status")>
-                <option value="">"any"</option><option value="created">"created"</option><option value="running">"running"</option>
-                <option value="success">"success"</option><option value="failed">"failed"</option>
+            <label>{t.col_status} " " <select name="status" prop:value=value("status")>
+                <option value="">{t.any}</option>
+                {options(&["created", "running", "success", "failed"], &|s| t.status(s))}
             </select></label>
-            <label>"Kind" <select name="kind" prop:value=value("kind")>
-                <option value="">"any"</option><option value="url">"url"</option><option value="prefix">"prefix"</option><option value="regex">"regex"</option>
-                <option value="tag">"tag"</option><option value="everything">"everything"</option><option value="prefetch">"prefetch"</option>
+            <label>{t.col_kind} " " <select name="kind" prop:value=value("kind")>
+                <option value="">{t.any}</option>
+                {options(&["url", "prefix", "regex", "tag", "everything", "prefetch"], &|k| t.kind(k))}
             </select></label>
-            <label>"Domain" <input name="domain" prop:value=value("domain") placeholder="www.example.com"/></label>
-            <label>"From" <input name="from" type="date" prop:value=value("from")/></label>
-            <label>"To" <input name="to" type="date" prop:value=value("to")/></label>
-            <label>"Text" <input name="text" prop:value=value("text") placeholder="part of the target"/></label>
-            <button type="submit" class="button">"Filter"</button>
-            <a class="button secondary" href=export data-testid="export-csv">"Export CSV"</a>
+            <label>{t.col_domain} " " <input name="domain" prop:value=value("domain") placeholder="www.example.com"/></label>
+            <label>{t.from} " " <input name="from" type="date" prop:value=value("from")/></label>
+            <label>{t.to} " " <input name="to" type="date" prop:value=value("to")/></label>
+            <label>{t.text} " " <input name="text" prop:value=value("text") placeholder=t.text_placeholder/></label>
+            <button type="submit" class="button">{t.filter}</button>
+            <a class="button secondary" href=export data-testid="export-csv">{t.export_csv}</a>
         </form>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
                     Ok((tasks, next)) => {
                         let next_link = next.map(|seq| {
                             let mut q = query_map.get();
@@ -79,21 +87,21 @@ fn History() -> impl IntoView {
                         view! {
                             <section class="card">
                                 <table class="table" data-testid="task-table">
-                                    <thead><tr><th>"Created"</th><th>"Kind"</th><th>"Target"</th><th>"Status"</th><th>"Nodes"</th><th>"User"</th></tr></thead>
+                                    <thead><tr><th>{t.col_created}</th><th>{t.col_kind}</th><th>{t.col_target}</th><th>{t.col_status}</th><th>{t.col_nodes}</th><th>{t.col_user}</th></tr></thead>
                                     <tbody>
                                         {tasks.into_iter().map(|task| view! {
                                             <tr data-testid="task-row">
                                                 <td>{task.created_at.clone()}</td>
-                                                <td data-testid="task-kind">{task.describe()}</td>
-                                                <td class="target"><a href=format!("/tasks/{}", task.id)>{task.target.clone()}</a>{(task.kind == "tag" || task.kind == "everything").then(|| view! { " " <span class="muted">{format!("on {}", task.domain)}</span> })}</td>
+                                                <td data-testid="task-kind">{task.describe(t)}</td>
+                                                <td class="target"><a href=format!("/tasks/{}", task.id)>{task.target.clone()}</a>{(task.kind == "tag" || task.kind == "everything").then(|| view! { " " <span class="muted">{(t.on_domain)(&task.domain)}</span> })}</td>
                                                 <td><StatusBadge status=task.status.clone()/></td>
-                                                <td>{format!("{}/{} ({} failed)", task.success, task.total, task.failed)}</td>
+                                                <td>{(t.node_counts)(task.success, task.total, task.failed)}</td>
                                                 <td>{task.username.clone()}</td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
-                                {next_link.map(|href| view! { <p><a href=href class="button secondary" data-testid="next-page">"Older tasks"</a></p> })}
+                                {next_link.map(|href| view! { <p><a href=href class="button secondary" data-testid="next-page">{t.older_tasks}</a></p> })}
                             </section>
                         }.into_any()
                     }

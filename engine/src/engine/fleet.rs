@@ -116,6 +116,34 @@ impl Engine {
         Ok(node)
     }
 
+    /// Enables or disables several nodes (each audited as one change); how many changed.
+    pub async fn set_nodes_enabled(
+        &self,
+        actor: &Actor,
+        nodes: &[NodeId],
+        enabled: bool,
+    ) -> Result<usize, EngineError> {
+        for node in nodes {
+            self.set_node_enabled(actor, *node, enabled).await?;
+        }
+        Ok(nodes.len())
+    }
+
+    /// One page of the fleet with each node's health state (the edges page).
+    pub async fn fleet_page(
+        &self,
+        query: &crate::fleet_view::FleetQuery,
+    ) -> Result<crate::fleet_view::FleetPage, EngineError> {
+        let groups = self.inner.store.list_groups().await?;
+        let health = self.inner.health.snapshot();
+        Ok(crate::fleet_view::fleet_page(&groups, &health, query))
+    }
+
+    /// The recent results of one node, as seen by this instance's workers.
+    pub fn node_health_of(&self, node: NodeId) -> Option<crate::fanout::health::NodeHealth> {
+        self.inner.health.get(node)
+    }
+
     /// The group of a node set entry (for reports).
     pub async fn group_by_name(&self, name: &str) -> Result<Option<EdgeGroup>, EngineError> {
         Ok(self.inner.store.group_by_name(name).await?)

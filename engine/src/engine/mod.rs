@@ -13,7 +13,7 @@ mod users;
 pub use fleet::NodeImport;
 pub use keys::AuthFailure;
 pub use sessions::SignInFailure;
-pub use tasks::QueueDepth;
+pub use tasks::{DayOutcomes, QueueDepth};
 
 use std::sync::Arc;
 

@@ -11,7 +11,54 @@ pub struct QueueDepth {
     pub running: u64,
 }
 
+/// One day's finished tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayOutcomes {
+    /// The day, in the zone asked for.
+    pub day: chrono::NaiveDate,
+    /// Tasks that succeeded.
+    pub succeeded: u64,
+    /// Tasks that failed.
+    pub failed: u64,
+}
+
 impl Engine {
+    /// The tasks created on each of the last `days` days (today included) in `zone` that
+    /// succeeded and failed, oldest day first, days without any as zeros; of `user`, or
+    /// everyone's with `None`. The zone's offset of today is used for the whole range.
+    pub async fn daily_outcomes(
+        &self,
+        user: Option<UserId>,
+        zone: &crate::time::Zone,
+        days: u32,
+    ) -> Result<Vec<DayOutcomes>, EngineError> {
+        const DAY_MS: i64 = 86_400_000;
+        let now = Utc::now();
+        let offset_ms = i64::from(zone.offset_at(now).local_minus_utc()) * 1000;
+        let today = (crate::time::to_millis(now) + offset_ms).div_euclid(DAY_MS);
+        let first = today - i64::from(days.max(1)) + 1;
+        let since = crate::time::from_millis(first * DAY_MS - offset_ms);
+        let counted = self
+            .inner
+            .store
+            .outcomes_by_day(user, since, offset_ms)
+            .await?;
+        let epoch = chrono::NaiveDate::default();
+        Ok((first..=today)
+            .map(|day| {
+                let (succeeded, failed) = counted
+                    .iter()
+                    .find(|(d, _, _)| *d == day)
+                    .map_or((0, 0), |(_, ok, bad)| (*ok, *bad));
+                DayOutcomes {
+                    day: epoch + chrono::Duration::days(day),
+                    succeeded,
+                    failed,
+                }
+            })
+            .collect())
+    }
+
     /// What a reader with `user`'s key limited by `scope` sees: the user's tasks (everyone's
     /// for admins), on the key's domains only when it is limited to some.
     pub async fn key_viewer(&self, user: &User, scope: &KeyScope) -> Result<Viewer, EngineError> {

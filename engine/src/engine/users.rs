@@ -102,6 +102,34 @@ impl Engine {
         Ok(user)
     }
 
+    /// Saves the dashboard language a user chose for themself (`zh-CN`, `en`: a BCP 47 tag the
+    /// dashboard knows). A preference of their own, so not audited.
+    pub async fn set_locale(&self, id: UserId, locale: &str) -> Result<User, EngineError> {
+        let tag_like = !locale.is_empty()
+            && locale.len() <= 35
+            && locale
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !tag_like {
+            return Err(EngineError::Invalid(format!(
+                "not a language tag: {locale:?}"
+            )));
+        }
+        let update = UserUpdate {
+            locale: Some(locale.to_owned()),
+            ..Default::default()
+        };
+        let user = self
+            .inner
+            .store
+            .update_user(id, &update)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("user {}", id.0)))?;
+        // Cached session users carry the old language.
+        self.account_changed(user.id).await?;
+        Ok(user)
+    }
+
     /// Sets a user's quota overrides.
     pub async fn set_quota(
         &self,

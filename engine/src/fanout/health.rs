@@ -38,6 +38,11 @@ impl NodeHealth {
         }
     }
 
+    /// The outcomes of the recent requests, newest first: `true` for a failure.
+    pub fn outcomes(&self) -> impl Iterator<Item = bool> + '_ {
+        (0..self.recent).map(move |i| (self.bits >> i) & 1 == 1)
+    }
+
     fn record(&mut self, failure: Option<&str>, at: DateTime<Utc>) {
         let oldest_failed = self.recent == WINDOW && (self.bits >> (WINDOW - 1)) & 1 == 1;
         self.bits = (self.bits << 1) | u64::from(failure.is_some());
@@ -67,6 +72,15 @@ impl HealthBook {
         book.entry(node).or_default().record(failure, at);
     }
 
+    /// What is known of one node.
+    pub fn get(&self, node: NodeId) -> Option<NodeHealth> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .cloned()
+    }
+
     /// A copy of what is known.
     pub fn snapshot(&self) -> HashMap<NodeId, NodeHealth> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -92,6 +106,10 @@ mod tests {
         let health = &book.snapshot()[&node];
         assert_eq!((health.recent, health.recent_failures), (64, 32));
         assert_eq!(health.failure_rate(), 0.5);
+        let outcomes: Vec<bool> = health.outcomes().collect();
+        assert_eq!(outcomes.len(), 64);
+        assert!(outcomes[..32].iter().all(|failed| !failed));
+        assert!(outcomes[32..].iter().all(|failed| *failed));
         assert_eq!(health.last_success, Some(now));
         assert_eq!(
             health.last_failure.as_ref().map(|(_, r)| r.as_str()),

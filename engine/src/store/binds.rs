@@ -102,7 +102,7 @@ pub(super) fn new_user<'q, Q: Binds<'q>>(query: Q, user: &'q NewUser, at: DateTi
 
 /// 1 role, 2 enabled, 3 may purge, 4 password hash, 5 time zone, 6 whether the quota changes,
 /// 7–10 the URL, prefix, regex and batch quotas, 11 the user, 12–14 the tag, everything and
-/// prefetch quotas.
+/// prefetch quotas, 15 the dashboard language.
 pub(super) fn user_update<'q, Q: Binds<'q>>(query: Q, id: UserId, update: &'q UserUpdate) -> Q {
     let quota = update.quota.unwrap_or_default();
     query
@@ -120,6 +120,7 @@ pub(super) fn user_update<'q, Q: Binds<'q>>(query: Q, id: UserId, update: &'q Us
         .opt_int(quota.tag.map(i64::from))
         .opt_int(quota.everything.map(i64::from))
         .opt_int(quota.prefetch.map(i64::from))
+        .opt_text(update.locale.as_deref())
 }
 
 /// 1 token hash, 2 user, 3 created at, 4 expiry.

@@ -23,7 +23,7 @@ use crate::users::{QuotaOverrides, Role, User, UserId};
 /// The columns [`user`] reads, for `SELECT`s.
 pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.role, u.enabled, u.can_purge, \
     u.time_zone, u.quota_url, u.quota_prefix, u.quota_regex, u.quota_batch, u.quota_tag, \
-    u.quota_everything, u.quota_prefetch";
+    u.quota_everything, u.quota_prefetch, u.locale";
 
 /// The columns [`task`] reads, for `SELECT`s (the callback URL is the batch's, stored once).
 pub(super) const TASK_COLUMNS: &str = "t.seq, t.id, t.batch_id, t.user_id, t.domain_id, t.kind, \
@@ -68,6 +68,7 @@ pub(super) fn user(row: &impl Columns) -> Result<User, StoreError> {
         enabled: row.flag("enabled")?,
         can_purge: row.flag("can_purge")?,
         time_zone: row.text("time_zone")?,
+        locale: row.opt_text("locale")?,
         quota: QuotaOverrides {
             url: quota(row, "quota_url")?,
             prefix: quota(row, "quota_prefix")?,

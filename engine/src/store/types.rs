@@ -66,6 +66,8 @@ pub struct UserUpdate {
     pub password_hash: Option<String>,
     /// New preferred time zone.
     pub time_zone: Option<String>,
+    /// New dashboard language.
+    pub locale: Option<String>,
     /// New quota overrides (replacing the old ones entirely).
     pub quota: Option<QuotaOverrides>,
 }

@@ -1,5 +1,6 @@
 //! The dashboard's own HTTP routes besides pages and server functions: live progress as
-//! server-sent events, and the CSV export of the task history. Both use the session cookie.
+//! server-sent events and the CSV export of the task history (both use the session cookie),
+//! and the favicon.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,11 +18,26 @@ use futures::Stream;
 
 use crate::state::AppState;
 
-/// `/events` and `/export/tasks.csv`.
+/// `/events`, `/export/tasks.csv` and the favicon.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
         .route("/export/tasks.csv", get(export))
+        // Browsers ask for /favicon.ico whatever the page links to; both get the SVG.
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
+}
+
+/// The icon, built in (it needs no site directory).
+async fn favicon() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../../style/favicon.svg"),
+    )
+        .into_response()
 }
 
 /// How often an open event stream checks that its session still stands, besides when this

@@ -17,6 +17,7 @@ mod dashboard_session;
 mod database_faults;
 mod hardening;
 mod hostile_input;
+mod languages;
 mod metrics;
 mod scale_out;
 mod scoped_keys;

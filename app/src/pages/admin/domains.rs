@@ -15,26 +15,28 @@ pub fn DomainsPage() -> impl IntoView {
 fn Domains() -> impl IntoView {
     let add = ServerAction::<AdminAddDomain>::new();
     let domains = Resource::new(move || add.version().get(), |_| admin_domains());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Domains"</h1>
+        <h1>{t.domains_title}</h1>
         <section class="card">
-            <h2>"Add or assign"</h2>
+            <h2>{t.add_or_assign}</h2>
             <ActionForm action=add attr:class="inline">
-                <label>"Host" <input name="host" required placeholder="www.example.com or *.example.com"/></label>
-                <label>"Users" <input name="users" placeholder="alice, bob"/></label>
-                <label>"Edge groups" <input name="groups" placeholder="eu-varnish"/></label>
-                <button type="submit" class="button">"Save"</button>
+                <label>{t.host} " " <input name="host" required placeholder=t.host_placeholder/></label>
+                <label>{t.users} " " <input name="users" placeholder="alice, bob"/></label>
+                <label>{t.edge_groups} " " <input name="groups" placeholder="eu-varnish"/></label>
+                <button type="submit" class="button">{t.save}</button>
             </ActionForm>
-            {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{locale.error(&e)}</p> })}
         </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match domains.await {
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
                     Ok(domains) => view! {
                         <section class="card">
                             <table class="table">
-                                <thead><tr><th>"Host"</th><th>"Users"</th><th>"Edge groups"</th></tr></thead>
+                                <thead><tr><th>{t.host}</th><th>{t.users}</th><th>{t.edge_groups}</th></tr></thead>
                                 <tbody>{domains.into_iter().map(|d| view! {
                                     <tr><td>{d.host}</td><td>{d.users.join(", ")}</td><td>{d.groups.join(", ")}</td></tr>
                                 }).collect_view()}</tbody>

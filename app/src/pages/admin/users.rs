@@ -26,6 +26,8 @@ fn Users() -> impl IntoView {
         },
         |_| admin_users(),
     );
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let errors = move || {
         [
             create.value().get().and_then(Result::err),
@@ -34,30 +36,30 @@ fn Users() -> impl IntoView {
         ]
         .into_iter()
         .flatten()
-        .map(|e| e.to_string())
+        .map(|e| locale.error(&e))
         .collect::<Vec<_>>()
         .join(" ")
     };
     view! {
-        <h1>"Users"</h1>
+        <h1>{t.users_title}</h1>
         <section class="card">
-            <h2>"New user"</h2>
+            <h2>{t.new_user}</h2>
             <ActionForm action=create attr:class="inline">
-                <label>"User name" <input name="username" required data-testid="new-username"/></label>
-                <label>"Role" <select name="role"><option value="developer">"developer"</option><option value="admin">"admin"</option></select></label>
-                <label>"Password" <input name="password" type="password" required minlength="8" data-testid="new-password"/></label>
-                <button type="submit" class="button" data-testid="create-user">"Create"</button>
+                <label>{t.user_name} " " <input name="username" required data-testid="new-username"/></label>
+                <label>{t.role} " " <select name="role"><option value="developer">{t.role_developer}</option><option value="admin">{t.role_admin}</option></select></label>
+                <label>{t.password} " " <input name="password" type="password" required minlength="8" data-testid="new-password"/></label>
+                <button type="submit" class="button" data-testid="create-user">{t.create}</button>
             </ActionForm>
             <p class="error" role="alert">{errors}</p>
         </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match users.await {
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
                     Ok(users) => view! {
                         <section class="card">
                             <table class="table" data-testid="user-table">
-                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Quota per day (url / prefix / regex / tag / everything / prefetch) and per request"</th><th>"Last 30 days"</th></tr></thead>
+                                <thead><tr><th>{t.col_user}</th><th>{t.role}</th><th>{t.col_state}</th><th>{t.quota_columns}</th><th>{t.last_30_days}</th></tr></thead>
                                 <tbody>
                                     {users.into_iter().map(|user| {
                                         let name = user.username.clone();
@@ -68,44 +70,44 @@ fn Users() -> impl IntoView {
                                             <tr data-testid=format!("user-{}", user.username)>
                                                 <td>{user.username.clone()}</td>
                                                 <td>
-                                                    <select aria-label="Role" on:change=move |ev| {
+                                                    <select aria-label=t.role on:change=move |ev| {
                                                         update.dispatch(AdminUpdateUser { username: n1.clone(), field: "role".into(), value: event_target_value(&ev) });
                                                     }>
-                                                        <option value="developer" selected=user.role == "developer">"developer"</option>
-                                                        <option value="admin" selected=user.role == "admin">"admin"</option>
+                                                        <option value="developer" selected=user.role == "developer">{t.role_developer}</option>
+                                                        <option value="admin" selected=user.role == "admin">{t.role_admin}</option>
                                                     </select>
                                                 </td>
                                                 <td>
                                                     <label><input type="checkbox" checked=user.enabled data-testid="toggle-enabled" on:change=move |ev| {
                                                         update.dispatch(AdminUpdateUser { username: n2.clone(), field: "enabled".into(), value: event_target_checked(&ev).to_string() });
-                                                    }/>" enabled"</label>
+                                                    }/>{t.enabled}</label>
                                                     <label><input type="checkbox" checked=user.can_purge on:change=move |ev| {
                                                         update.dispatch(AdminUpdateUser { username: n3.clone(), field: "can_purge".into(), value: event_target_checked(&ev).to_string() });
-                                                    }/>" may purge"</label>
-                                                    <details><summary>"Reset password"</summary>
+                                                    }/>{t.may_purge}</label>
+                                                    <details><summary>{t.reset_password}</summary>
                                                         <ActionForm action=update>
                                                             <input type="hidden" name="username" value=name.clone()/>
                                                             <input type="hidden" name="field" value="password"/>
-                                                            <input name="value" type="password" minlength="8" aria-label="New password"/>
-                                                            <button type="submit" class="button secondary">"Set"</button>
+                                                            <input name="value" type="password" minlength="8" aria-label=t.new_password/>
+                                                            <button type="submit" class="button secondary">{t.set}</button>
                                                         </ActionForm>
                                                     </details>
                                                 </td>
                                                 <td>
                                                     <ActionForm action=quota attr:class="quota">
                                                         <input type="hidden" name="username" value=n4/>
-                                                        <input name="limits[url]" value=limits.url.to_string() size="6" aria-label="URLs per day" data-testid="quota-url"/>
-                                                        <input name="limits[prefix]" value=limits.prefix.to_string() size="4" aria-label="Prefixes per day"/>
-                                                        <input name="limits[regex]" value=limits.regex.to_string() size="4" aria-label="Regexes per day"/>
-                                                        <input name="limits[tag]" value=limits.tag.to_string() size="4" aria-label="Tags per day" data-testid="quota-tag"/>
-                                                        <input name="limits[everything]" value=limits.everything.to_string() size="3" aria-label="Everything purges per day"/>
-                                                        <input name="limits[prefetch]" value=limits.prefetch.to_string() size="4" aria-label="Prefetches per day"/>
-                                                        <input name="limits[batch]" value=limits.batch.to_string() size="4" aria-label="Targets per request"/>
-                                                        <button type="submit" class="button secondary" data-testid="save-quota">"Save"</button>
+                                                        <input name="limits[url]" value=limits.url.to_string() size="6" aria-label=t.per_day_url data-testid="quota-url"/>
+                                                        <input name="limits[prefix]" value=limits.prefix.to_string() size="4" aria-label=t.per_day_prefix/>
+                                                        <input name="limits[regex]" value=limits.regex.to_string() size="4" aria-label=t.per_day_regex/>
+                                                        <input name="limits[tag]" value=limits.tag.to_string() size="4" aria-label=t.per_day_tag data-testid="quota-tag"/>
+                                                        <input name="limits[everything]" value=limits.everything.to_string() size="3" aria-label=t.per_day_everything/>
+                                                        <input name="limits[prefetch]" value=limits.prefetch.to_string() size="4" aria-label=t.per_day_prefetch/>
+                                                        <input name="limits[batch]" value=limits.batch.to_string() size="4" aria-label=t.per_request_aria/>
+                                                        <button type="submit" class="button secondary" data-testid="save-quota">{t.save}</button>
                                                     </ActionForm>
                                                 </td>
                                                 <td>
-                                                    <div class="spark" aria-label="Targets per day, last 30 days">
+                                                    <div class="spark" aria-label=t.usage_chart>
                                                         {user.usage.into_iter().map(|(day, n)| view! {
                                                             <span title=format!("{day}: {n}") style:height=format!("{}%", (n * 100 / peak).max(2))></span>
                                                         }).collect_view()}

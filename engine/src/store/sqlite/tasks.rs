@@ -71,6 +71,29 @@ impl TaskStore for SqliteStore {
     }
 
     #[instrument(level = "debug", skip(self), err)]
+    async fn outcomes_by_day(
+        &self,
+        user: Option<UserId>,
+        since: DateTime<Utc>,
+        offset_ms: i64,
+    ) -> StoreResult<Vec<(i64, u64, u64)>> {
+        let query = sqlx::query_as(
+            "SELECT (created_at + ?3) / 86400000 AS day,
+                COALESCE(SUM(status = 'success'), 0), COALESCE(SUM(status = 'failed'), 0)
+             FROM tasks WHERE created_at >= ?1 AND (?2 IS NULL OR user_id = ?2)
+             GROUP BY day ORDER BY day",
+        )
+        .bind(to_millis(since))
+        .bind(user.map(|u| u.0))
+        .bind(offset_ms);
+        let rows: Vec<(i64, i64, i64)> = query.fetch_all(&self.reader).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, ok, bad)| (day, ok.max(0) as u64, bad.max(0) as u64))
+            .collect())
+    }
+
+    #[instrument(level = "debug", skip(self), err)]
     async fn task_failures(&self, id: &TaskId) -> StoreResult<Vec<NodeFailure>> {
         self.reader.acquire().await?.failures_of(id).await
     }

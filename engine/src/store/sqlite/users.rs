@@ -71,7 +71,8 @@ impl UserStore for SqliteStore {
                 quota_batch = CASE WHEN ?6 THEN ?10 ELSE quota_batch END,
                 quota_tag = CASE WHEN ?6 THEN ?12 ELSE quota_tag END,
                 quota_everything = CASE WHEN ?6 THEN ?13 ELSE quota_everything END,
-                quota_prefetch = CASE WHEN ?6 THEN ?14 ELSE quota_prefetch END
+                quota_prefetch = CASE WHEN ?6 THEN ?14 ELSE quota_prefetch END,
+                locale = COALESCE(?15, locale)
              WHERE id = ?11",
         );
         let result = binds::user_update(query, id, update)
