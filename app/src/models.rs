@@ -174,6 +174,12 @@ pub struct KeyRow {
     pub last_used_at: Option<String>,
     /// Revoked at.
     pub revoked_at: Option<String>,
+    /// Only these domains; `None`: all of the user's.
+    pub domains: Option<Vec<String>>,
+    /// Only these purge kinds (their API names); `None`: every kind.
+    pub kinds: Option<Vec<String>>,
+    /// Status and history only.
+    pub read_only: bool,
 }
 
 /// A key just created: the secret is shown once.

@@ -237,6 +237,31 @@ test("a developer prefetches a URL for the first visitor, then purges it verifie
   expect(after.body).not.toBe(first.body);
 });
 
+test("a developer makes a read-only key for one domain, and the API holds it to that", async ({ page }) => {
+  await signIn(page, "demo", "demo-password-1");
+  await page.goto("/keys");
+  await expect(page.locator("body[data-hydrated='true']")).toBeAttached();
+  await page.getByLabel("Label").fill("e2e read-only key");
+  await page.getByLabel("Only these domains").fill("www.example.com");
+  await page.getByTestId("key-read-only").check();
+  await page.getByTestId("create-key").click();
+  const secret = await page.getByTestId("new-key-secret").textContent();
+  const row = page
+    .getByTestId("key-row")
+    .filter({ has: page.getByRole("cell", { name: "e2e read-only key", exact: true }) });
+  await expect(row.getByTestId("key-limits")).toHaveText("read-only; domains: www.example.com");
+  const auth = { Authorization: `Bearer ${secret}` };
+  expect((await page.request.get("/api/v1/quota", { headers: auth })).status()).toBe(200);
+  const purge = await page.request.post("/api/v1/purges", {
+    headers: auth,
+    data: { urls: ["http://www.example.com/e2e-read-only.png"] },
+  });
+  expect(purge.status()).toBe(403);
+  expect((await purge.json()).code).toBe("key_read_only");
+  await row.getByTestId("revoke-key").click();
+  await expect(row).toContainText("revoked");
+});
+
 test("a developer creates, sees once and revokes an API key", async ({ page }) => {
   await signIn(page, "demo", "demo-password-1");
   await page.goto("/keys");

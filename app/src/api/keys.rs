@@ -22,17 +22,53 @@ pub async fn list_keys() -> Result<Vec<KeyRow>, AppError> {
             created_at: time(k.created_at),
             last_used_at: k.last_used_at.map(time),
             revoked_at: k.revoked_at.map(time),
+            domains: k.scope.domains,
+            kinds: k
+                .scope
+                .kinds
+                .map(|kinds| kinds.iter().map(|k| k.as_str().to_owned()).collect()),
+            read_only: k.scope.read_only,
         })
         .collect())
 }
 
-/// Creates a key; the secret is returned this once.
+/// Creates a key, limited to `domains` and `kinds` (comma- or space-separated; empty: all) and
+/// to reading when `read_only` is sent; the secret is returned this once.
 #[server]
-pub async fn create_key(label: String) -> Result<NewKey, AppError> {
+pub async fn create_key(
+    label: String,
+    #[server(default)] domains: String,
+    #[server(default)] kinds: String,
+    #[server(default)] read_only: Option<String>,
+) -> Result<NewKey, AppError> {
     let engine = super::context::engine()?;
     let user = super::context::user().await?;
+    let list = |text: &str| -> Option<Vec<String>> {
+        let items: Vec<String> = text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (!items.is_empty()).then_some(items)
+    };
+    let kinds = list(&kinds)
+        .map(|names| {
+            names
+                .iter()
+                .map(|name| {
+                    engine::target::TargetKind::parse(name)
+                        .ok_or_else(|| AppError::Invalid(format!("unknown purge kind {name:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let scope = engine::key_scope::KeyScope {
+        domains: list(&domains),
+        kinds,
+        read_only: read_only.is_some(),
+    };
     let (info, secret) = engine
-        .create_key(&engine::Actor::user(&user), user.id, label.trim())
+        .create_scoped_key(&engine::Actor::user(&user), user.id, label.trim(), scope)
         .await?;
     Ok(NewKey {
         id: info.public_id,

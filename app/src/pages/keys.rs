@@ -58,6 +58,11 @@ fn Keys() -> impl IntoView {
             <ActionForm action=create>
                 <label for="label">{t.label}</label>
                 <input id="label" name="label" placeholder="ci-deploy" maxlength="100"/>
+                <label for="key-domains">{t.limit_domains}</label>
+                <input id="key-domains" name="domains" placeholder="www.example.com"/>
+                <label for="key-kinds">{t.limit_kinds}</label>
+                <input id="key-kinds" name="kinds" placeholder="url, prefix"/>
+                <label><input type="checkbox" name="read_only" value="on" data-testid="key-read-only"/>{t.limit_read_only}</label>
                 <button type="submit" class="button" data-testid="create-key">{t.create_key}</button>
             </ActionForm>
             {move || create.value().get().and_then(Result::err).map(|e| view! { <p class="error">{locale.error(&e)}</p> })}
@@ -82,7 +87,7 @@ fn Keys() -> impl IntoView {
                     Ok(keys) => view! {
                         <section class="card">
                             <table class="table" data-testid="key-table">
-                                <thead><tr><th>{t.col_id}</th><th>{t.label}</th><th>{t.col_created}</th><th>{t.col_last_used}</th><th>{t.col_state}</th><th></th></tr></thead>
+                                <thead><tr><th>{t.col_id}</th><th>{t.label}</th><th>{t.col_created}</th><th>{t.col_last_used}</th><th>{t.col_limits}</th><th>{t.col_state}</th><th></th></tr></thead>
                                 <tbody>
                                     {keys.into_iter().map(|key| {
                                         let id = key.id.clone();
@@ -93,6 +98,7 @@ fn Keys() -> impl IntoView {
                                                 <td>{key.label.clone()}</td>
                                                 <td>{key.created_at.clone()}</td>
                                                 <td>{key.last_used_at.clone().unwrap_or_else(|| t.never.into())}</td>
+                                                <td data-testid="key-limits">{limits_text(t, &key)}</td>
                                                 <td>{if revoked { (t.revoked_at)(&key.revoked_at.clone().unwrap_or_default()) } else { t.active.into() }}</td>
                                                 <td>{(!revoked).then(|| view! {
                                                     <button class="button danger" data-testid="revoke-key"
@@ -109,6 +115,25 @@ fn Keys() -> impl IntoView {
             })}
         </Transition>
         <Examples origin=origin.into() username=Signal::derive(username) domain=Signal::derive(domain) key=Signal::derive(key)/>
+    }
+}
+
+/// What a key may do, in the page's language (domains and kind names as they are).
+fn limits_text(t: &crate::i18n::Texts, key: &crate::models::KeyRow) -> String {
+    let mut parts = Vec::new();
+    if key.read_only {
+        parts.push(t.limits_read_only.to_owned());
+    }
+    if let Some(domains) = &key.domains {
+        parts.push(format!("{}: {}", t.limits_domains, domains.join(", ")));
+    }
+    if let Some(kinds) = &key.kinds {
+        parts.push(format!("{}: {}", t.limits_kinds, kinds.join(", ")));
+    }
+    if parts.is_empty() {
+        t.limits_none.to_owned()
+    } else {
+        parts.join("; ")
     }
 }
 
