@@ -87,11 +87,8 @@ impl TaskStore for PgStore {
         .bind(to_millis(since))
         .bind(user.map(|u| u.0))
         .bind(offset_ms);
-        let rows: Vec<(i64, i64, i64)> = query.fetch_all(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(day, ok, bad)| (day, ok.max(0) as u64, bad.max(0) as u64))
-            .collect())
+        let counts: Vec<(i64, i64, i64)> = query.fetch_all(&self.pool).await?;
+        Ok(rows::day_outcomes(counts))
     }
 
     #[instrument(level = "debug", skip(self), err)]
