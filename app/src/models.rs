@@ -351,6 +351,15 @@ pub struct FleetView {
     pub groups: Vec<GroupRow>,
 }
 
+/// How many nodes were in each health state, every 10 minutes of the last 24 hours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetHistory {
+    /// The states, in the order of each sample's counts.
+    pub states: Vec<String>,
+    /// `(time HH:MM in the admin's zone, nodes per state)`, oldest first.
+    pub samples: Vec<(String, Vec<u32>)>,
+}
+
 /// A node's recent results.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeDetail {

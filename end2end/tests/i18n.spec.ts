@@ -28,6 +28,7 @@ type Words = {
   domains: string;
   edges: string;
   failing: string;
+  fleetHealth: string;
   audit: string;
   succeeded: string;
 };
@@ -38,7 +39,7 @@ const languages: Words[] = [
     overview: "概览", purge: "刷新", accepted: "已受理", batch: "批次", failed: "失败", task: "任务",
     retry: "重试失败的节点", keys: "API 密钥", label: "标签", copyNow: "请立即复制此密钥",
     signOut: "退出登录", users: "用户", domains: "域名", edges: "边缘节点", failing: "故障",
-    audit: "审计日志",
+    fleetHealth: "最近 24 小时节点健康状况", audit: "审计日志",
     succeeded: "% 成功",
   },
   {
@@ -46,7 +47,8 @@ const languages: Words[] = [
     overview: "Overview", purge: "Purge", accepted: "accepted", batch: "Batch", failed: "failed",
     task: "Task", retry: "Retry failed nodes", keys: "API keys", label: "Label",
     copyNow: "Copy this key now", signOut: "Sign out", users: "Users", domains: "Domains",
-    edges: "Edges", failing: "failing", audit: "Audit log", succeeded: "% of",
+    edges: "Edges", failing: "failing", fleetHealth: "Node health over the last 24 hours",
+    audit: "Audit log", succeeded: "% of",
   },
 ];
 
@@ -131,6 +133,7 @@ for (const w of languages) {
       }
       await page.goto("/admin/edges");
       await expect(page.getByTestId("count-failing")).toContainText(w.failing);
+      await expect(page.getByRole("heading", { name: w.fleetHealth })).toBeVisible();
       await page.screenshot({ path: path.join(shots, `edges-${w.lang}.png`), fullPage: false });
       await page.goto("/");
       await hydrated(page);

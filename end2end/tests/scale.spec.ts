@@ -40,6 +40,19 @@ test("an admin finds the failing nodes among 5 000 and disables two", async ({ p
   const failing = await rows.count();
   expect(failing).toBeGreaterThanOrEqual(2);
   await expect(page.locator("tr[data-testid='node']:not([data-state='failing'])")).toHaveCount(0);
+  // The CLI, another process, lists the failing nodes from the health the server saved.
+  const listed = JSON.parse(
+    execFileSync(path.join(root, "target/release/purger"), ["--json", "nodes", "list", "--health", "failing"], {
+      cwd: root,
+      env: { ...process.env, PURGER_DATA_DIR: process.env.PURGER_E2E_DATA_DIR ?? "/tmp/purger-e2e-data" },
+    }).toString(),
+  );
+  const listedFailing = listed.flatMap((g: { nodes: { health: string }[] }) => g.nodes);
+  expect(listedFailing.length).toBeGreaterThanOrEqual(2);
+  expect(listedFailing.every((n: { health: string }) => n.health === "failing")).toBe(true);
+  // Health over time: the workers sampled the fleet when they started.
+  await expect(page.getByTestId("chart-fleet").locator("rect").first()).toBeAttached();
+  await expect(page.getByTestId("chart-fleet").locator("title").first()).toContainText("never purged");
   const disabledBefore = Number(await page.getByTestId("count-disabled").locator("strong").textContent());
 
   await rows.nth(0).getByTestId("node-addr").click();

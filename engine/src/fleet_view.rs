@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::fanout::health::NodeHealth;
@@ -108,6 +109,39 @@ pub struct FleetPage {
     pub pages: usize,
     /// This page's nodes, by group name, then address.
     pub rows: Vec<FleetRow>,
+}
+
+/// How many nodes were in each state at one time (the edges page's chart of health over time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSample {
+    /// When it was taken (the start of its slot).
+    pub at: DateTime<Utc>,
+    /// Nodes per state, in [`HealthState::ALL`]'s order.
+    pub counts: [u32; 5],
+}
+
+impl HealthSample {
+    /// The count of nodes in `state`.
+    pub fn count(&self, state: HealthState) -> u32 {
+        let index = HealthState::ALL.iter().position(|s| *s == state);
+        index.map_or(0, |i| self.counts[i])
+    }
+}
+
+/// The states of every node of `groups` at `at`, with `health` as recorded.
+pub fn health_sample(
+    groups: &[GroupWithNodes],
+    health: &HashMap<NodeId, NodeHealth>,
+    at: DateTime<Utc>,
+) -> HealthSample {
+    let mut counts = [0u32; 5];
+    for node in groups.iter().flat_map(|g| &g.nodes) {
+        let state = HealthState::of(node.enabled, health.get(&node.id));
+        if let Some(i) = HealthState::ALL.iter().position(|s| *s == state) {
+            counts[i] += 1;
+        }
+    }
+    HealthSample { at, counts }
 }
 
 /// The page of `groups` that `query` asks for, with `health` as recorded.
@@ -243,6 +277,9 @@ mod tests {
         assert_eq!(all.counts[2], (HealthState::Failing, 5));
         assert_eq!(all.counts[3], (HealthState::Disabled, 10));
         assert_eq!(all.counts[4], (HealthState::NeverPurged, 85));
+        let sample = health_sample(&groups, &health, chrono::Utc::now());
+        assert_eq!(sample.counts, [0, 0, 5, 10, 85]);
+        assert_eq!(sample.count(HealthState::Disabled), 10);
 
         let failing = fleet_page(
             &groups,

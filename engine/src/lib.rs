@@ -31,6 +31,7 @@ pub mod time;
 pub mod users;
 
 mod engine;
+pub mod health_keeper;
 mod retention;
 
 pub use config::EngineConfig;

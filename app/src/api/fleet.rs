@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::{FleetView, NodeDetail};
+use crate::models::{FleetHistory, FleetView, NodeDetail};
 
 /// Nodes per page of the edges page.
 pub const NODES_PER_PAGE: usize = 100;
@@ -73,7 +73,31 @@ pub async fn admin_fleet(
     })
 }
 
-/// A node's recent results, as this instance saw them.
+/// The fleet's health states every 10 minutes of the last 24 hours.
+#[server]
+pub async fn admin_fleet_history() -> Result<FleetHistory, AppError> {
+    use engine::fleet_view::HealthState;
+
+    let engine = super::context::engine()?;
+    let admin = super::context::admin().await?;
+    let zone = super::context::zone_of(&admin, &engine);
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    let samples = engine.fleet_health_history(since).await?;
+    Ok(FleetHistory {
+        states: HealthState::ALL.map(|s| s.as_str().to_owned()).to_vec(),
+        samples: samples
+            .into_iter()
+            .map(|s| {
+                (
+                    zone.local(s.at).format("%H:%M").to_string(),
+                    s.counts.to_vec(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// A node's recent results, as the instances that asked it last saw them.
 #[server]
 pub async fn admin_node(id: i64, addr: String) -> Result<NodeDetail, AppError> {
     let engine = super::context::engine()?;
@@ -81,6 +105,7 @@ pub async fn admin_node(id: i64, addr: String) -> Result<NodeDetail, AppError> {
     let zone = super::context::zone_of(&admin, &engine);
     let health = engine
         .node_health_of(engine::fleet::NodeId(id))
+        .await?
         .unwrap_or_default();
     Ok(NodeDetail {
         id,

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::i18n::use_texts;
-use crate::models::ChartData;
+use crate::models::{ChartData, FleetHistory};
 
 /// The drawing's size in SVG units (it scales to the card's width).
 const WIDTH: f64 = 600.0;
@@ -132,4 +132,61 @@ fn DayLabels(days: Vec<String>) -> impl IntoView {
             view! { <text class="axis" x=format!("{x:.1}") y=format!("{:.1}", HEIGHT - 4.0) text-anchor="middle">{day}</text> }
         })
         .collect_view()
+}
+
+/// Nodes per health state every 10 minutes, stacked (the edges page); a sample's bar carries
+/// its time and counts in its `<title>`.
+#[component]
+pub fn FleetHealthChart(
+    /// The samples.
+    history: FleetHistory,
+) -> impl IntoView {
+    let t = use_texts();
+    let FleetHistory { states, samples } = history;
+    if samples.is_empty() {
+        return view! { <p class="muted" data-testid="chart-fleet-empty">{t.chart_no_samples}</p> }
+            .into_any();
+    }
+    let peak = samples
+        .iter()
+        .map(|(_, counts)| counts.iter().sum::<u32>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = (HEIGHT - AXIS) / f64::from(peak);
+    let slot = WIDTH / samples.len() as f64;
+    let mut bars = Vec::new();
+    for (i, (time, counts)) in samples.iter().enumerate() {
+        let words: Vec<String> = states
+            .iter()
+            .zip(counts)
+            .map(|(state, n)| format!("{} {n}", t.health_state(state)))
+            .collect();
+        let title = format!("{time} · {}", words.join(", "));
+        let mut top = HEIGHT - AXIS;
+        for (state, n) in states.iter().zip(counts).filter(|(_, n)| **n > 0) {
+            let height = f64::from(*n) * scale;
+            top -= height;
+            bars.push(view! {
+                <rect class=format!("health-{state}") x=format!("{:.1}", i as f64 * slot) y=format!("{top:.1}")
+                    width=format!("{:.2}", slot.max(0.5)) height=format!("{height:.1}")>
+                    <title>{title.clone()}</title>
+                </rect>
+            });
+        }
+    }
+    let times: Vec<String> = samples.iter().map(|(time, _)| time.clone()).collect();
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" data-testid="chart-fleet"
+            aria-label=(t.chart_fleet_summary)(samples.len())>
+            {bars}
+            <DayLabels days=times/>
+        </svg>
+        <ul class="legend">
+            {states.iter().map(|state| view! {
+                <li><span class=format!("swatch health-{state}")></span>{t.health_state(state)}</li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }

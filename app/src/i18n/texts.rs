@@ -71,6 +71,9 @@ pub struct Texts {
     pub chart_day_rate: fn(&str, f64, u64, u64) -> String,
     pub chart_no_tasks: &'static str,
     pub chart_rate_summary: fn(f64, u64) -> String,
+    pub chart_fleet_health: &'static str,
+    pub chart_fleet_summary: fn(usize) -> String,
+    pub chart_no_samples: &'static str,
     // Purge form.
     pub purge_title: &'static str,
     pub urls_label: &'static str,
@@ -267,6 +270,18 @@ impl Texts {
             "everything" => self.kind_everything,
             "prefetch" => self.kind_prefetch,
             other => other,
+        }
+    }
+
+    /// The word for a node health state (`healthy`, `never_purged`…; the states are the
+    /// engine's fixed set, and anything else reads as never purged).
+    pub fn health_state(&self, state: &str) -> &'static str {
+        match state {
+            "healthy" => self.health_healthy,
+            "degraded" => self.health_degraded,
+            "failing" => self.health_failing,
+            "disabled" => self.health_disabled,
+            _ => self.health_never,
         }
     }
 

@@ -1,6 +1,12 @@
 //! Edge groups and nodes.
 
+use std::collections::HashMap;
+
+use chrono::DateTime;
+
 use super::*;
+use crate::fanout::health::NodeHealth;
+use crate::fleet_view::HealthSample;
 
 /// Result of importing node lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -135,13 +141,13 @@ impl Engine {
         query: &crate::fleet_view::FleetQuery,
     ) -> Result<crate::fleet_view::FleetPage, EngineError> {
         let groups = self.inner.store.list_groups().await?;
-        let health = self.inner.health.snapshot();
+        let health = self.node_health().await?;
         Ok(crate::fleet_view::fleet_page(&groups, &health, query))
     }
 
-    /// The recent results of one node, as seen by this instance's workers.
-    pub fn node_health_of(&self, node: NodeId) -> Option<crate::fanout::health::NodeHealth> {
-        self.inner.health.get(node)
+    /// The recent results of one node, as the instances that asked it last saw them.
+    pub async fn node_health_of(&self, node: NodeId) -> Result<Option<NodeHealth>, EngineError> {
+        Ok(self.node_health().await?.remove(&node))
     }
 
     /// The group of a node set entry (for reports).
@@ -149,11 +155,27 @@ impl Engine {
         Ok(self.inner.store.group_by_name(name).await?)
     }
 
-    /// Recent results per node, as seen by this instance's workers.
-    pub fn node_health(
+    /// Recent results per node: what every instance saved (every few seconds), with what this
+    /// instance's workers saw since in its place.
+    pub async fn node_health(&self) -> Result<HashMap<NodeId, NodeHealth>, EngineError> {
+        let saved = self.inner.store.saved_node_health().await?;
+        Ok(self.inner.health.merged_with(saved))
+    }
+
+    /// How many nodes were in each health state, every 10 minutes since `since`, oldest first:
+    /// the samples the workers recorded for the slots before this one, and the current slot's
+    /// counted now.
+    pub async fn fleet_health_history(
         &self,
-    ) -> std::collections::HashMap<NodeId, crate::fanout::health::NodeHealth> {
-        self.inner.health.snapshot()
+        since: DateTime<Utc>,
+    ) -> Result<Vec<HealthSample>, EngineError> {
+        let slot = crate::health_keeper::sample_slot(Utc::now());
+        let mut samples = self.inner.store.health_samples(since).await?;
+        samples.retain(|s| s.at < slot);
+        let groups = self.inner.store.list_groups().await?;
+        let health = self.node_health().await?;
+        samples.push(crate::fleet_view::health_sample(&groups, &health, slot));
+        Ok(samples)
     }
 
     /// The group id of a name, for callers that manage nodes by group.

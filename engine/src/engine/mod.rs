@@ -119,6 +119,8 @@ const CHECK_LINES_BURST: f64 = 1000.0;
 pub struct Workers {
     shutdown: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
+    /// Stopped last, so that it saves what the fan-out recorded until it stopped.
+    health_keeper: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl Workers {
@@ -128,11 +130,18 @@ impl Workers {
         for handle in self.handles {
             let _ = handle.await;
         }
+        if let Some((shutdown, handle)) = self.health_keeper {
+            let _ = shutdown.send(true);
+            let _ = handle.await;
+        }
     }
 
     /// Stops the workers at once without writing or releasing anything, as a crash would.
     pub fn abort(self) {
         for handle in &self.handles {
+            handle.abort();
+        }
+        if let Some((_, handle)) = &self.health_keeper {
             handle.abort();
         }
     }
@@ -240,7 +249,17 @@ impl Engine {
             ),
             spawn_relay(self.clone(), receiver),
         ];
-        Workers { shutdown, handles }
+        let (keeper_shutdown, keeper_receiver) = watch::channel(false);
+        let keeper = crate::health_keeper::HealthKeeper {
+            store: Arc::clone(&self.inner.store),
+            book: self.inner.health.clone(),
+        };
+        let keeper = crate::health_keeper::spawn(keeper, keeper_receiver);
+        Workers {
+            shutdown,
+            handles,
+            health_keeper: Some((keeper_shutdown, keeper)),
+        }
     }
 
     /// Starts only relaying what other instances announce (progress for this instance's
@@ -250,6 +269,7 @@ impl Engine {
         Workers {
             shutdown,
             handles: vec![spawn_relay(self.clone(), receiver)],
+            health_keeper: None,
         }
     }
 

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::query_builder::Separated;
 use sqlx::QueryBuilder;
 
-use crate::fleet::{NodeLine, Protocol};
+use crate::fanout::health::NodeHealth;
+use crate::fleet::{NodeId, NodeLine, Protocol};
+use crate::fleet_view::HealthSample;
 use crate::store::{
     AuditEntry, AuditFilter, ClaimRequest, ClaimedTask, NewApiKey, NewBatch, StoreResult,
     TaskProgress, UserUpdate,
@@ -303,5 +305,68 @@ where
     insert.push_values(entries, |mut row, entry| {
         audit_entry(&mut row, entry);
     });
+    insert
+}
+
+/// `INSERT INTO node_health …` with a row per node that still exists, keeping a stored record
+/// with a later result (another instance's), in `DB`'s placeholders.
+pub(super) fn node_health_rows<'q, DB>(health: &'q [(NodeId, NodeHealth)]) -> QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    for<'s, 'b> &'s mut Separated<'b, 'q, DB, &'static str>: Binds<'q>,
+{
+    // `VALUES` columns are named column1… in both SQLite and PostgreSQL.
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO node_health (node_id, last_success_at, last_failure_at,
+            last_failure_reason, recent, outcomes, updated_at)
+         SELECT * FROM (",
+    );
+    insert.push_values(health, |mut row, (node, health)| {
+        let failure = health.last_failure.as_ref();
+        (&mut row)
+            .int(node.0)
+            .opt_int(health.last_success.map(to_millis))
+            .opt_int(failure.map(|(at, _)| to_millis(*at)))
+            .opt_text(failure.map(|(_, reason)| reason.as_str()))
+            .int(i64::from(health.recent))
+            .int(health.outcome_bits() as i64)
+            .int(health.last_activity().map_or(0, to_millis));
+    });
+    insert.push(
+        ") AS v WHERE v.column1 IN (SELECT id FROM edge_nodes)
+         ON CONFLICT (node_id) DO UPDATE SET
+            last_success_at = excluded.last_success_at,
+            last_failure_at = excluded.last_failure_at,
+            last_failure_reason = excluded.last_failure_reason,
+            recent = excluded.recent,
+            outcomes = excluded.outcomes,
+            updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= node_health.updated_at",
+    );
+    insert
+}
+
+/// `INSERT INTO fleet_health_samples …` replacing a sample of the same time, in `DB`'s
+/// placeholders.
+pub(super) fn health_sample_row<'q, DB>(sample: &'q HealthSample) -> QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    for<'s, 'b> &'s mut Separated<'b, 'q, DB, &'static str>: Binds<'q>,
+{
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO fleet_health_samples
+            (at, healthy, degraded, failing, disabled, never_purged) ",
+    );
+    insert.push_values([sample], |mut row, sample| {
+        (&mut row).int(to_millis(sample.at));
+        for count in sample.counts {
+            (&mut row).int(i64::from(count));
+        }
+    });
+    insert.push(
+        " ON CONFLICT (at) DO UPDATE SET healthy = excluded.healthy,
+            degraded = excluded.degraded, failing = excluded.failing,
+            disabled = excluded.disabled, never_purged = excluded.never_purged",
+    );
     insert
 }

@@ -9,6 +9,7 @@ mod binds;
 mod claim;
 mod columns;
 mod group_commit;
+mod health;
 mod postgres;
 mod requeue;
 mod rows;

@@ -1,6 +1,8 @@
 //! The store by resource: one trait each, implemented directly by every backend, and [`Store`]
 //! their union (what the engine holds, as `Arc<dyn Store>`).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -10,7 +12,9 @@ use super::{
     ClaimedTask, DomainInfo, DueCallback, GroupWithNodes, ImportCounts, NewApiKey, NewBatch,
     NodeSet, StoreResult, StoreSignal, TaskFilter, TaskProgress, UserUpdate,
 };
+use crate::fanout::health::NodeHealth;
 use crate::fleet::{EdgeGroup, EdgeNode, GroupId, NodeId, NodeLine, NodeTarget, Protocol};
+use crate::fleet_view::HealthSample;
 use crate::ids::{BatchId, TaskId};
 use crate::quota::QuotaUsage;
 use crate::target::DomainName;
@@ -24,6 +28,7 @@ pub trait Store:
     + KeyStore
     + DomainStore
     + FleetStore
+    + HealthStore
     + BatchStore
     + TaskStore
     + WorkQueue
@@ -40,6 +45,7 @@ impl<T> Store for T where
         + KeyStore
         + DomainStore
         + FleetStore
+        + HealthStore
         + BatchStore
         + TaskStore
         + WorkQueue
@@ -190,6 +196,25 @@ pub trait FleetStore: Send + Sync {
     ) -> StoreResult<Vec<NodeTarget>>;
     /// A frozen node set by id.
     async fn node_set(&self, id: i64) -> StoreResult<Option<NodeSet>>;
+}
+
+/// Each node's recent results and the fleet's health over time (`crate::health_keeper`).
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Saves nodes' health, keeping a stored record that is newer (another instance's) and
+    /// skipping nodes that no longer exist.
+    async fn save_node_health(&self, health: &[(NodeId, NodeHealth)]) -> StoreResult<()>;
+    /// Every node's saved health.
+    async fn saved_node_health(&self) -> StoreResult<HashMap<NodeId, NodeHealth>>;
+    /// Saves a sample (replacing one taken at the same time) and deletes those before
+    /// `keep_since`.
+    async fn save_health_sample(
+        &self,
+        sample: &HealthSample,
+        keep_since: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The samples taken since `since`, oldest first.
+    async fn health_samples(&self, since: DateTime<Utc>) -> StoreResult<Vec<HealthSample>>;
 }
 
 /// Submissions and the quota they use.

@@ -81,8 +81,6 @@ on_both_stores! {
     progress_events_follow_a_task_to_its_end,
     #[tokio::test]
     retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest,
-    #[tokio::test]
-    node_health_follows_recent_results,
 }
 
 // Not a #[test] itself (`on_both_stores!` wraps it), so clippy's allowance for tests misses it.
@@ -530,47 +528,4 @@ async fn retention_deletes_finished_tasks_after_the_period_and_keeps_the_rest(ba
         .await
         .expect("read")
         .is_some());
-}
-
-async fn node_health_follows_recent_results(backend: Backend) {
-    let t = test_engine(backend).await;
-    let healthy = start_sim_edge(FAST).await;
-    let broken = refusing_addr();
-    let user = t
-        .developer_with_fleet(
-            "dev",
-            "www.example.com",
-            Protocol::Varnish,
-            &[healthy.addr, broken],
-        )
-        .await;
-    let workers = t.engine.start_workers();
-    t.purge_and_wait(&user, TargetKind::Url, "http://www.example.com/h")
-        .await;
-    workers.shutdown().await;
-    let groups = t.engine.list_groups().await.expect("groups");
-    let node_of = |addr: SocketAddr| {
-        groups[0]
-            .nodes
-            .iter()
-            .find(|n| n.port == addr.port())
-            .expect("node")
-            .id
-    };
-    let health = t.engine.node_health();
-    let good = &health[&node_of(healthy.addr)];
-    assert!(
-        good.last_success.is_some() && good.failure_rate() == 0.0,
-        "{good:?}"
-    );
-    let bad = &health[&node_of(broken)];
-    assert_eq!(
-        (bad.recent, bad.recent_failures),
-        (3, 3),
-        "three attempts, all refused"
-    );
-    assert_eq!(
-        bad.last_failure.as_ref().map(|(_, r)| r.as_str()),
-        Some("connect_refused")
-    );
 }

@@ -11,6 +11,7 @@ mod group_commit;
 mod instances;
 mod key_scopes;
 mod limits;
+mod node_health;
 mod preferences;
 mod real_edges;
 mod submissions;

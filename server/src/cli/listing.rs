@@ -1,8 +1,12 @@
 //! The operator commands that only read: users, keys, domains, groups and nodes, a task.
 
 use anyhow::{bail, Context};
+use engine::fanout::health::NodeHealth;
+use engine::fleet::EdgeNode;
+use engine::fleet_view::HealthState;
+use engine::store::GroupWithNodes;
 use engine::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::operator::{
     find_user, DomainCommand, KeyCommand, NodesCommand, TaskCommand, UserCommand,
@@ -58,7 +62,7 @@ pub(super) async fn show(engine: &Engine, command: Command, out: &Output) -> any
             }));
             out.print(&text, serde_json::to_value(&domains)?)
         }
-        Command::Nodes(NodesCommand::List { group }) => {
+        Command::Nodes(NodesCommand::List { group, health }) => {
             let mut groups = engine.list_groups().await?;
             if let Some(name) = &group {
                 groups.retain(|g| &g.group.name == name);
@@ -66,19 +70,26 @@ pub(super) async fn show(engine: &Engine, command: Command, out: &Output) -> any
                     bail!("no edge group named {name}");
                 }
             }
-            let text = lines(groups.iter().flat_map(|g| {
-                g.nodes.iter().map(move |node| {
-                    let state = if node.enabled { "enabled" } else { "disabled" };
-                    format!(
-                        "{}\t{}\t{}:{}\t{state}",
-                        g.group.name,
-                        g.group.protocol.name(),
-                        node.ip,
-                        node.port
-                    )
-                })
-            }));
-            out.print(&text, serde_json::to_value(&groups)?)
+            let wanted = health.as_deref().and_then(HealthState::parse);
+            let states = engine.node_health().await?;
+            let mut text = Vec::new();
+            let mut json = Vec::new();
+            for g in &groups {
+                let mut nodes = Vec::new();
+                for node in &g.nodes {
+                    let recent = states.get(&node.id);
+                    let state = HealthState::of(node.enabled, recent);
+                    if wanted.is_some_and(|w| w != state) {
+                        continue;
+                    }
+                    text.push(node_line(g, node, state, recent));
+                    nodes.push(node_json(node, state, recent));
+                }
+                if wanted.is_none() || !nodes.is_empty() {
+                    json.push(json!({ "group": g.group, "nodes": nodes }));
+                }
+            }
+            out.print(&lines(text.into_iter()), json.into())
         }
         Command::Task(TaskCommand::Show { id }) => {
             let task = engine
@@ -113,6 +124,51 @@ pub(super) async fn show(engine: &Engine, command: Command, out: &Output) -> any
         }
         _ => bail!("not a listing command"),
     }
+}
+
+/// A node's line: group, protocol, address, enabled, health state, recent failures, the last
+/// failure.
+fn node_line(
+    g: &GroupWithNodes,
+    node: &EdgeNode,
+    state: HealthState,
+    health: Option<&NodeHealth>,
+) -> String {
+    let enabled = if node.enabled { "enabled" } else { "disabled" };
+    let mut line = format!(
+        "{}\t{}\t{}:{}\t{enabled}\t{}",
+        g.group.name,
+        g.group.protocol.name(),
+        node.ip,
+        node.port,
+        state.as_str()
+    );
+    if let Some(h) = health.filter(|h| h.recent > 0) {
+        line.push_str(&format!(
+            "\t{} of {} recent failed",
+            h.recent_failures, h.recent
+        ));
+        if let Some((at, reason)) = &h.last_failure {
+            line.push_str(&format!("\tlast failure {} {reason}", at.to_rfc3339()));
+        }
+    }
+    line
+}
+
+/// A node in `--json`: the stored node, its health state and its recent results.
+fn node_json(node: &EdgeNode, state: HealthState, health: Option<&NodeHealth>) -> Value {
+    let mut value = json!(node);
+    value["health"] = json!(state.as_str());
+    if let Some(h) = health {
+        value["recent"] = json!(h.recent);
+        value["recent_failures"] = json!(h.recent_failures);
+        value["last_success"] = json!(h.last_success);
+        value["last_failure"] = json!(h
+            .last_failure
+            .as_ref()
+            .map(|(at, reason)| json!({ "at": at, "reason": reason })));
+    }
+    value
 }
 
 /// One line per item, or a dash for none.

@@ -143,11 +143,15 @@ pub enum NodesCommand {
         #[arg(long, value_parser = ["varnish", "nginx", "squid", "ats"])]
         protocol: String,
     },
-    /// List the groups and their nodes.
+    /// List the groups and their nodes, with each node's health from its recent results (as the
+    /// serving instances saved them, every few seconds).
     List {
         /// Only this group.
         #[arg(long)]
         group: Option<String>,
+        /// Only the nodes in this health state.
+        #[arg(long, value_parser = ["healthy", "degraded", "failing", "disabled", "never_purged"])]
+        health: Option<String>,
     },
 }
 

@@ -2,16 +2,32 @@
 
 use std::process::Command;
 
+use std::time::Duration;
+
 use serde_json::Value;
+use server::tools::edge_sim::Behaviour;
+
+use crate::support::{addrs, call, fleet, spawn_app, wait_for, TestApp};
 
 struct Cli {
-    dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl Cli {
     fn new() -> Self {
+        let temp = tempfile::tempdir().expect("tempdir");
         Self {
-            dir: tempfile::tempdir().expect("tempdir"),
+            data_dir: temp.path().to_path_buf(),
+            _temp: Some(temp),
+        }
+    }
+
+    /// The CLI on a running server's data directory.
+    fn beside(app: &TestApp) -> Self {
+        Self {
+            data_dir: app.dir.path().to_path_buf(),
+            _temp: None,
         }
     }
 
@@ -20,7 +36,7 @@ impl Cli {
         use std::io::Write;
         let mut child = Command::new(env!("CARGO_BIN_EXE_purger"))
             .args(args)
-            .env("PURGER_DATA_DIR", self.dir.path())
+            .env("PURGER_DATA_DIR", &self.data_dir)
             .env("RUST_LOG", "error")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -57,7 +73,7 @@ impl Cli {
 #[test]
 fn operators_set_up_users_keys_domains_nodes_and_quotas() {
     let cli = Cli::new();
-    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 9);
+    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 10);
     let user = cli.json(
         &["user", "add", "alice", "--developer", "--password-stdin"],
         Some("alice-password\n"),
@@ -303,4 +319,69 @@ fn operators_create_groups_list_what_they_set_up_and_revoke_keys() {
 
     let (ok, _, stderr) = cli.run(&["task", "show", "00000000000000000000000000000000"], None);
     assert!(!ok && stderr.contains("no task"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_list_shows_the_health_the_serving_instance_saved() {
+    let app = spawn_app().await;
+    let edges = fleet(2, 1, 0).await;
+    let (_, key) = app
+        .developer("ops", "www.ops.example", &addrs(&edges))
+        .await;
+    let purge = serde_json::json!({ "urls": ["http://www.ops.example/a.css"] });
+    let (status, answer) = call(&app, "POST", "/api/v1/purges", &key, Some(purge)).await;
+    assert_eq!(status, 200, "{answer}");
+    let task = answer["accepted"][0]["task_id"]
+        .as_str()
+        .expect("task id")
+        .to_owned();
+    wait_for(Duration::from_secs(10), || async {
+        let (_, detail) = call(&app, "GET", &format!("/api/v1/tasks/{task}"), &key, None).await;
+        (detail["status"] == "failed").then_some(())
+    })
+    .await;
+
+    // The server saves health every few seconds; the CLI, another process, reads it.
+    let cli = Cli::beside(&app);
+    let refused = edges
+        .nodes
+        .iter()
+        .find(|n| matches!(n.behaviour, Behaviour::Refusing))
+        .expect("a refusing edge")
+        .addr
+        .port();
+    let failing = wait_for(Duration::from_secs(15), || async {
+        let cli = Cli::beside(&app);
+        let listed = tokio::task::spawn_blocking(move || {
+            cli.json(&["nodes", "list", "--health", "failing"], None)
+        })
+        .await
+        .expect("cli");
+        (listed.as_array().is_some_and(|groups| !groups.is_empty())).then_some(listed)
+    })
+    .await;
+    let nodes = failing[0]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 1, "{failing}");
+    assert_eq!(nodes[0]["port"], refused, "{failing}");
+    assert_eq!(nodes[0]["health"], "failing");
+    assert_eq!(
+        nodes[0]["last_failure"]["reason"], "connect_refused",
+        "{failing}"
+    );
+    assert!(nodes[0]["recent_failures"].as_u64() >= Some(1), "{failing}");
+
+    let (ok, text, stderr) = tokio::task::spawn_blocking(move || {
+        cli.run(&["nodes", "list", "--health", "healthy"], None)
+    })
+    .await
+    .expect("cli");
+    assert!(ok, "{stderr}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.contains("\tenabled\thealthy\t0 of ")),
+        "{text}"
+    );
+    let (ok, _, stderr) = Cli::beside(&app).run(&["nodes", "list", "--health", "sick"], None);
+    assert!(!ok && stderr.contains("sick"), "{stderr}");
 }

@@ -8,26 +8,17 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::fleet::{admin_fleet, admin_node, AdminImportNodes, AdminSetNodes};
+use crate::api::fleet::{
+    admin_fleet, admin_fleet_history, admin_node, AdminImportNodes, AdminSetNodes,
+};
+use crate::components::charts::FleetHealthChart;
 use crate::components::guard::RequireUser;
-use crate::i18n::Texts;
 use crate::models::{GroupRow, NodeDetail};
 
 /// The edges page.
 #[component]
 pub fn EdgesPage() -> impl IntoView {
     view! { <RequireUser admin=true><Edges/></RequireUser> }
-}
-
-/// The word for a health state.
-fn state_word(t: &Texts, state: &str) -> &'static str {
-    match state {
-        "healthy" => t.health_healthy,
-        "degraded" => t.health_degraded,
-        "failing" => t.health_failing,
-        "disabled" => t.health_disabled,
-        _ => t.health_never,
-    }
 }
 
 #[component]
@@ -80,7 +71,7 @@ fn Edges() -> impl IntoView {
             <label>{t.col_health} " " <select name="state" prop:value=move || param("state") data-testid="fleet-state">
                 <option value="">{t.all_states}</option>
                 {["healthy", "degraded", "failing", "disabled", "never_purged"].map(|s| view! {
-                    <option value=s>{state_word(t, s)}</option>
+                    <option value=s>{t.health_state(s)}</option>
                 }).collect_view()}
             </select></label>
             <button type="submit" class="button">{t.filter}</button>
@@ -97,7 +88,7 @@ fn Edges() -> impl IntoView {
                                 {fleet.counts.into_iter().map(|(state, n)| view! {
                                     <li class=format!("state {state}") data-testid=format!("count-{state}")>
                                         <a href=href(&state, 0)>
-                                            <strong>{locale.number(n as u64)}</strong>" "{state_word(t, &state)}
+                                            <strong>{locale.number(n as u64)}</strong>" "{t.health_state(&state)}
                                         </a>
                                     </li>
                                 }).collect_view()}
@@ -133,7 +124,29 @@ fn Edges() -> impl IntoView {
             })}
         </Transition>
         <NodePanel shown/>
+        <HealthHistory/>
         <ImportForm import/>
+    }
+}
+
+/// The fleet's health states over the last 24 hours.
+#[component]
+fn HealthHistory() -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    let history = Resource::new(|| (), |_| admin_fleet_history());
+    view! {
+        <section class="card charts">
+            <h2>{t.chart_fleet_health}</h2>
+            <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
+                {move || Suspend::new(async move {
+                    match history.await {
+                        Ok(history) => view! { <FleetHealthChart history/> }.into_any(),
+                        Err(error) => view! { <p class="error">{locale.error(&error)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
 
@@ -181,7 +194,7 @@ fn GroupTable(
                                 }/></td>
                             <td><button type="button" class="button link" data-testid="node-addr"
                                 on:click=move |_| shown.set(Some((id, addr.clone())))><code>{node.addr.clone()}</code></button></td>
-                            <td><span class=format!("health {}", node.state) data-testid="node-health">{state_word(t, &node.state)}</span></td>
+                            <td><span class=format!("health {}", node.state) data-testid="node-health">{t.health_state(&node.state)}</span></td>
                             <td>{node.last_success.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>{node.failed_percent.map(|p| (t.failed_of_recent)(f64::from(p), node.recent)).unwrap_or_else(|| "—".into())}</td>
                             <td><button type="button" class="button link" data-testid="toggle-node"

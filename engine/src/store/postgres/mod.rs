@@ -11,6 +11,7 @@ mod batches;
 mod callbacks;
 mod domains;
 mod fleet;
+mod health;
 mod keys;
 mod schema;
 mod signals;

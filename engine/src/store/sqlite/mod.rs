@@ -8,6 +8,7 @@ mod callbacks;
 mod checkpoint;
 mod domains;
 mod fleet;
+mod health;
 mod keys;
 mod schema;
 mod tasks;
