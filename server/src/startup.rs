@@ -131,6 +131,10 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> anyhow::Result<R
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::saved_language::saved_language,
+        ))
         .with_state(state);
     Ok(middleware::apply(
         router,

@@ -96,7 +96,8 @@ pub fn has_session_cookie(headers: &http::HeaderMap) -> bool {
     cookies(headers).any(|(name, _)| name == SESSION_COOKIE || name == SECURE_SESSION_COOKIE)
 }
 
-fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+/// Every cookie of `headers`, `(name, value)`.
+pub fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -4,6 +4,7 @@
 pub mod client_ip;
 mod deadline;
 mod limits;
+pub mod saved_language;
 mod server_fns;
 
 use axum::http::{HeaderName, HeaderValue, Request};

@@ -130,6 +130,57 @@ async fn the_switch_saves_the_choice_and_sign_in_brings_it_back() {
 }
 
 #[tokio::test]
+async fn a_language_saved_in_one_browser_reaches_the_others_at_their_next_page() {
+    let app = spawn_app_with(|c| c.workers = false).await;
+    app.engine
+        .create_user(
+            &Actor::cli(),
+            "wang",
+            Role::Developer,
+            Some("wang-password-1"),
+        )
+        .await
+        .expect("user");
+    // Two browsers signed in in English; the first switches to Chinese.
+    let first = sign_in(&app, "wang", "wang-password-1").await[0].clone();
+    let second = sign_in(&app, "wang", "wang-password-1").await[0].clone();
+    let response = app
+        .http
+        .post(app.url(SetLanguage::PATH))
+        .header("Origin", format!("http://{}", app.addr))
+        .header("Cookie", &first)
+        .form(&[("tag", "zh-CN")])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+
+    let page = |cookie: String| {
+        app.http
+            .get(app.url("/"))
+            .header("Accept", "text/html")
+            .header("Cookie", cookie)
+            .send()
+    };
+    let stale = page(format!("{second}; purger_lang=en"))
+        .await
+        .expect("answer");
+    assert_eq!(stale.status().as_u16(), 200);
+    assert_eq!(cookies(&stale), ["purger_lang=zh-CN"]);
+    let html = stale.text().await.expect("body");
+    assert!(html.contains(r#"<html lang="zh-CN""#), "{html}");
+    assert!(html.contains("概览"), "the page speaks Chinese");
+
+    let current = page(format!("{second}; purger_lang=zh-CN"))
+        .await
+        .expect("answer");
+    assert!(cookies(&current).is_empty(), "nothing to change");
+    // Signed out, the cookie alone decides.
+    let anonymous = page("purger_lang=en".into()).await.expect("answer");
+    assert!(cookies(&anonymous).is_empty());
+}
+
+#[tokio::test]
 async fn the_apis_answer_the_same_in_any_language() {
     let app = spawn_app_with(|c| c.workers = false).await;
     let ask = |headers: &'static [(&'static str, &'static str)]| {
