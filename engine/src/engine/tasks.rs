@@ -25,38 +25,25 @@ pub struct DayOutcomes {
 impl Engine {
     /// The tasks created on each of the last `days` days (today included) in `zone` that
     /// succeeded and failed, oldest day first, days without any as zeros; of `user`, or
-    /// everyone's with `None`. The zone's offset of today is used for the whole range.
+    /// everyone's with `None`. Each task counts on its own day in `zone`, with the offset of
+    /// that moment (a day of a daylight-saving change keeps its tasks).
     pub async fn daily_outcomes(
         &self,
         user: Option<UserId>,
         zone: &crate::time::Zone,
         days: u32,
     ) -> Result<Vec<DayOutcomes>, EngineError> {
-        const DAY_MS: i64 = 86_400_000;
         let now = Utc::now();
-        let offset_ms = i64::from(zone.offset_at(now).local_minus_utc()) * 1000;
-        let today = (crate::time::to_millis(now) + offset_ms).div_euclid(DAY_MS);
-        let first = today - i64::from(days.max(1)) + 1;
-        let since = crate::time::from_millis(first * DAY_MS - offset_ms);
+        let today = zone.local(now).date_naive();
+        let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
+        // A day more than asked, so that the first local day is whole whatever the offset.
+        let since = now - chrono::Duration::days(i64::from(days.max(1)) + 1);
         let counted = self
             .inner
             .store
-            .outcomes_by_day(user, since, offset_ms)
+            .outcomes_by_quarter_hour(user, since)
             .await?;
-        let epoch = chrono::NaiveDate::default();
-        Ok((first..=today)
-            .map(|day| {
-                let (succeeded, failed) = counted
-                    .iter()
-                    .find(|(d, _, _)| *d == day)
-                    .map_or((0, 0), |(_, ok, bad)| (*ok, *bad));
-                DayOutcomes {
-                    day: epoch + chrono::Duration::days(day),
-                    succeeded,
-                    failed,
-                }
-            })
-            .collect())
+        Ok(per_day(&counted, zone, first, today))
     }
 
     /// What a reader with `user`'s key limited by `scope` sees: the user's tasks (everyone's
@@ -228,4 +215,67 @@ fn unfinished(tasks: &[TaskRecord]) -> std::collections::HashSet<TaskId> {
         .filter(|task| !task.status.is_final())
         .map(|task| task.id.clone())
         .collect()
+}
+
+/// The counts of quarter hours `counted` on each day `first..=today` of `zone`, each quarter
+/// hour on its own local day.
+fn per_day(
+    counted: &[(i64, u64, u64)],
+    zone: &crate::time::Zone,
+    first: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Vec<DayOutcomes> {
+    const QUARTER_HOUR_MS: i64 = 900_000;
+    let mut outcomes: Vec<DayOutcomes> = first
+        .iter_days()
+        .take_while(|day| *day <= today)
+        .map(|day| DayOutcomes {
+            day,
+            succeeded: 0,
+            failed: 0,
+        })
+        .collect();
+    for (slot, succeeded, failed) in counted {
+        let day = zone
+            .local(crate::time::from_millis(slot * QUARTER_HOUR_MS))
+            .date_naive();
+        if let Some(entry) = outcomes.iter_mut().find(|o| o.day == day) {
+            entry.succeeded += succeeded;
+            entry.failed += failed;
+        }
+    }
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_counts_on_its_own_local_day_across_a_daylight_saving_change() {
+        let zone = crate::time::Zone::parse("America/New_York").expect("zone");
+        let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+        let slot = |text: &str| {
+            let at = chrono::DateTime::parse_from_rfc3339(text).expect("time");
+            at.timestamp_millis() / 900_000
+        };
+        // 00:30 on 30 October in New York (EDT, UTC-4); in November the zone is UTC-5, which
+        // would put it at 23:30 on the 29th.
+        let counted = [
+            (slot("2026-10-30T04:30:00Z"), 1, 0),
+            (slot("2026-11-09T04:30:00Z"), 0, 2),
+            (slot("2026-09-01T12:00:00Z"), 5, 5),
+        ];
+        let days = per_day(&counted, &zone, date("2026-10-20"), date("2026-11-10"));
+        assert_eq!(days.len(), 22);
+        let on = |day: &str| {
+            let found = days.iter().find(|d| d.day == date(day)).expect("in range");
+            (found.succeeded, found.failed)
+        };
+        assert_eq!(on("2026-10-30"), (1, 0));
+        assert_eq!(on("2026-10-29"), (0, 0));
+        assert_eq!(on("2026-11-08"), (0, 2), "23:30 EST on the 8th");
+        let total: u64 = days.iter().map(|d| d.succeeded + d.failed).sum();
+        assert_eq!(total, 3, "the September slot is outside the range");
+    }
 }

@@ -418,8 +418,8 @@ pub(super) fn usage_by_day(found: Vec<(String, String, i64)>) -> Vec<(String, Qu
         .collect()
 }
 
-/// Rows of `day, succeeded, failed` counts as the store answers them.
-pub(super) fn day_outcomes(rows: Vec<(i64, i64, i64)>) -> Vec<(i64, u64, u64)> {
+/// Rows of `slot, succeeded, failed` counts as the store answers them.
+pub(super) fn slot_outcomes(rows: Vec<(i64, i64, i64)>) -> Vec<(i64, u64, u64)> {
     rows.into_iter()
         .map(|(day, ok, bad)| (day, ok.max(0) as u64, bad.max(0) as u64))
         .collect()

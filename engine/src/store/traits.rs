@@ -251,13 +251,13 @@ pub trait TaskStore: Send + Sync {
     async fn task_confirmed(&self, id: &TaskId) -> StoreResult<Option<NodeBitmap>>;
     /// How many tasks are `created` and `running`.
     async fn pending_counts(&self) -> StoreResult<(u64, u64)>;
-    /// Tasks created since `since`, of `user` (everyone's with `None`), per day of a zone
-    /// `offset_ms` east of UTC (days since the epoch): `(day, succeeded, failed)`, by day.
-    async fn outcomes_by_day(
+    /// Tasks created since `since`, of `user` (everyone's with `None`), per quarter hour (every
+    /// zone's offset is a whole number of them): `(quarter hours since the epoch, succeeded,
+    /// failed)`, oldest first.
+    async fn outcomes_by_quarter_hour(
         &self,
         user: Option<UserId>,
         since: DateTime<Utc>,
-        offset_ms: i64,
     ) -> StoreResult<Vec<(i64, u64, u64)>>;
     /// A page of tasks, newest first.
     async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskRecord>>;

@@ -71,23 +71,21 @@ impl TaskStore for SqliteStore {
     }
 
     #[instrument(level = "debug", skip(self), err)]
-    async fn outcomes_by_day(
+    async fn outcomes_by_quarter_hour(
         &self,
         user: Option<UserId>,
         since: DateTime<Utc>,
-        offset_ms: i64,
     ) -> StoreResult<Vec<(i64, u64, u64)>> {
         let query = sqlx::query_as(
-            "SELECT (created_at + ?3) / 86400000 AS day,
+            "SELECT created_at / 900000 AS slot,
                 COALESCE(SUM(status = 'success'), 0), COALESCE(SUM(status = 'failed'), 0)
              FROM tasks WHERE created_at >= ?1 AND (?2 IS NULL OR user_id = ?2)
-             GROUP BY day ORDER BY day",
+             GROUP BY slot ORDER BY slot",
         )
         .bind(to_millis(since))
-        .bind(user.map(|u| u.0))
-        .bind(offset_ms);
+        .bind(user.map(|u| u.0));
         let counts: Vec<(i64, i64, i64)> = query.fetch_all(&self.reader).await?;
-        Ok(rows::day_outcomes(counts))
+        Ok(rows::slot_outcomes(counts))
     }
 
     #[instrument(level = "debug", skip(self), err)]
