@@ -3,15 +3,17 @@
 //! how many nodes are in each health state every 10 minutes, for 30 days (the edges page's
 //! chart of health over time).
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::fanout::health::HealthBook;
+use crate::fanout::health::{HealthBook, NodeHealth};
+use crate::fleet::NodeId;
 use crate::fleet_view::{health_sample, HealthSample};
 use crate::store::{Store, StoreError};
 
@@ -61,6 +63,30 @@ impl HealthKeeper {
         let keep_since = slot - chrono::Duration::days(KEEP_SAMPLES_DAYS);
         self.store.save_health_sample(&sample, keep_since).await?;
         Ok(sample)
+    }
+}
+
+/// Every node's saved health.
+type SavedMap = Arc<HashMap<NodeId, NodeHealth>>;
+
+/// The saved health as last read, for readers (the edges page, the CLI) that would otherwise
+/// read every node's row on each call: read again once it is older than the save interval, so
+/// it is as fresh as what the instances save.
+#[derive(Debug, Default)]
+pub(crate) struct SavedHealth(tokio::sync::Mutex<Option<(Instant, SavedMap)>>);
+
+impl SavedHealth {
+    /// The saved health, read from `store` when the copy held is older than [`SAVE_EVERY`].
+    pub(crate) async fn get(&self, store: &dyn Store) -> Result<SavedMap, StoreError> {
+        let mut held = self.0.lock().await;
+        if let Some((at, saved)) = held.as_ref() {
+            if at.elapsed() < SAVE_EVERY {
+                return Ok(Arc::clone(saved));
+            }
+        }
+        let saved = Arc::new(store.saved_node_health().await?);
+        *held = Some((Instant::now(), Arc::clone(&saved)));
+        Ok(saved)
     }
 }
 

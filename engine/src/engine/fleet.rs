@@ -155,11 +155,15 @@ impl Engine {
         Ok(self.inner.store.group_by_name(name).await?)
     }
 
-    /// Recent results per node: what every instance saved (every few seconds), with what this
-    /// instance's workers saw since in its place.
+    /// Recent results per node: what every instance saved (every few seconds; read again at
+    /// most as often), with what this instance's workers saw since in its place.
     pub async fn node_health(&self) -> Result<HashMap<NodeId, NodeHealth>, EngineError> {
-        let saved = self.inner.store.saved_node_health().await?;
-        Ok(self.inner.health.merged_with(saved))
+        let saved = self
+            .inner
+            .saved_health
+            .get(self.inner.store.as_ref())
+            .await?;
+        Ok(self.inner.health.merged_with(saved.as_ref().clone()))
     }
 
     /// How many nodes were in each health state, every 10 minutes since `since`, oldest first:

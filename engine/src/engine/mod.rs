@@ -97,6 +97,8 @@ struct Inner {
     owner: String,
     login_throttle: crate::sessions::LoginThrottle,
     health: crate::fanout::health::HealthBook,
+    /// The health every instance saved, as last read.
+    saved_health: crate::health_keeper::SavedHealth,
     cpu: CpuPool,
     password_memory: Arc<VerifierMemory>,
     /// Lines the dashboard may check per session (regex compilation is not free).
@@ -203,6 +205,7 @@ impl Engine {
                 owner,
                 login_throttle: Default::default(),
                 health: Default::default(),
+                saved_health: Default::default(),
                 cpu: CpuPool::per_core(),
                 password_memory: Default::default(),
                 check_budget: RateLimiter::new(RateLimitConfig {
