@@ -17,11 +17,11 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
-  // One retry: on a machine busy with other builds a page's server-rendered stream has been
-  // seen to stall before its <main> arrived (twice in four loaded runs, never on a quiet
-  // machine; the server logged the page's answer and no further request). Under
-  // investigation: a test that fails twice still fails the run, and the list reporter names
-  // every test that passed only on its retry.
+  // One retry: a page's server-rendered stream has been seen to stall before its <main>
+  // arrived (three times in six runs, twice on /keys, once on a quiet machine; the server
+  // logged the page's answer and no further request). Under investigation: a test that fails
+  // twice still fails the run, and the list reporter names every test that passed only on
+  // its retry.
   retries: 1,
   reporter: [["list"]],
   use: {
