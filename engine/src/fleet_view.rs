@@ -48,6 +48,11 @@ impl HealthState {
         }
     }
 
+    /// Its place in [`HealthState::ALL`] (and in counts kept in that order).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The state of a stable name.
     pub fn parse(name: &str) -> Option<HealthState> {
         HealthState::ALL.into_iter().find(|s| s.as_str() == name)
@@ -123,8 +128,7 @@ pub struct HealthSample {
 impl HealthSample {
     /// The count of nodes in `state`.
     pub fn count(&self, state: HealthState) -> u32 {
-        let index = HealthState::ALL.iter().position(|s| *s == state);
-        index.map_or(0, |i| self.counts[i])
+        self.counts[state.index()]
     }
 }
 
@@ -137,9 +141,7 @@ pub fn health_sample(
     let mut counts = [0u32; 5];
     for node in groups.iter().flat_map(|g| &g.nodes) {
         let state = HealthState::of(node.enabled, health.get(&node.id));
-        if let Some(i) = HealthState::ALL.iter().position(|s| *s == state) {
-            counts[i] += 1;
-        }
+        counts[state.index()] += 1;
     }
     HealthSample { at, counts }
 }
@@ -170,9 +172,7 @@ pub fn fleet_page(
                 continue;
             }
             let state = HealthState::of(node.enabled, health.get(&node.id));
-            if let Some((_, n)) = counts.iter_mut().find(|(s, _)| *s == state) {
-                *n += 1;
-            }
+            counts[state.index()].1 += 1;
             if query.state.is_none_or(|wanted| wanted == state) {
                 matched.push((group, node, state));
             }
@@ -250,8 +250,9 @@ mod tests {
             HealthState::of(false, health.get(&NodeId(3))),
             HealthState::Disabled
         );
-        for s in HealthState::ALL {
+        for (i, s) in HealthState::ALL.into_iter().enumerate() {
             assert_eq!(HealthState::parse(s.as_str()), Some(s));
+            assert_eq!(s.index(), i);
         }
     }
 

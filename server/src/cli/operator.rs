@@ -150,7 +150,9 @@ pub enum NodesCommand {
         #[arg(long)]
         group: Option<String>,
         /// Only the nodes in this health state.
-        #[arg(long, value_parser = ["healthy", "degraded", "failing", "disabled", "never_purged"])]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            engine::fleet_view::HealthState::ALL.map(engine::fleet_view::HealthState::as_str)
+        ))]
         health: Option<String>,
     },
 }
