@@ -17,12 +17,10 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
-  // One retry: a page's server-rendered stream has been seen to stall before its <main>
-  // arrived (three times in six runs, twice on /keys, once on a quiet machine; the server
-  // logged the page's answer and no further request). Under investigation: a test that fails
-  // twice still fails the run, and the list reporter names every test that passed only on
-  // its retry.
-  retries: 1,
+  // No retries: a test that fails, fails the run. (Pages whose user was one resource read
+  // under two <Transition>s were seen to stall before their <main> arrived, three times in six
+  // runs; the user is now known before the page renders, see app/src/components/guard.rs.)
+  retries: 0,
   reporter: [["list"]],
   use: {
     baseURL,

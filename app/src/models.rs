@@ -9,8 +9,16 @@ pub struct SessionUser {
     pub username: String,
     /// Whether the admin pages are open.
     pub is_admin: bool,
-    /// Preferred time zone.
-    pub time_zone: String,
+}
+
+#[cfg(feature = "ssr")]
+impl From<&engine::users::User> for SessionUser {
+    fn from(user: &engine::users::User) -> Self {
+        Self {
+            username: user.username.clone(),
+            is_admin: user.role == engine::users::Role::Admin,
+        }
+    }
 }
 
 /// One kind's quota today.

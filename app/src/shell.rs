@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::components::guard::provide_current_user;
+use crate::components::guard::{initial_user, provide_current_user};
 use crate::components::layout::{NotFound, PageFrame};
 use crate::pages::admin::{
     audit::AuditPage, domains::DomainsPage, edges::EdgesPage, users::UsersPage,
@@ -21,6 +21,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_content_security_policy();
     // The browser reads the language back from here before hydrating (see `i18n`).
     let lang = crate::i18n::initial_locale().tag();
+    // And the signed-in user from here (see `components::guard`).
+    let user = initial_user().and_then(|user| serde_json::to_string(&user).ok());
     view! {
         <!DOCTYPE html>
         <html lang=lang>
@@ -32,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
-            <body>
+            <body data-user=user>
                 <App/>
             </body>
         </html>

@@ -10,6 +10,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use axum::handler::Handler;
 use axum::routing::any;
 
 use crate::config::{Config, ServerConfig};
@@ -110,15 +111,11 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> anyhow::Result<R
     let trusted = middleware::client_ip::TrustedProxies::parse(&config.api.trusted_proxies)
         .map_err(anyhow::Error::msg)?;
     let routes = generate_route_list(app::App);
-    let router = Router::new()
-        .merge(routes::health::router())
-        .merge(routes::legacy_url::router())
-        .merge(routes::legacy_regex::router())
-        .merge(routes::legacy_doc::router())
-        .merge(routes::v1::router())
-        .merge(routes::metrics::router())
-        .merge(routes::dashboard::router())
-        .route("/api/{*rest}", any(routes::not_found))
+    // Pages (and the fallback, which renders the not-found page) get the session's user before
+    // they render.
+    let page_user =
+        axum::middleware::from_fn_with_state(state.clone(), middleware::page_user::page_user);
+    let pages = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -128,13 +125,19 @@ fn router(config: &Config, addr: SocketAddr, engine: Engine) -> anyhow::Result<R
             },
             move || app::shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::saved_language::saved_language,
-        ))
+        .layer(page_user.clone());
+    let fallback = leptos_axum::file_and_error_handler::<AppState, _>(app::shell).layer(page_user);
+    let router = Router::new()
+        .merge(routes::health::router())
+        .merge(routes::legacy_url::router())
+        .merge(routes::legacy_regex::router())
+        .merge(routes::legacy_doc::router())
+        .merge(routes::v1::router())
+        .merge(routes::metrics::router())
+        .merge(routes::dashboard::router())
+        .route("/api/{*rest}", any(routes::not_found))
+        .merge(pages)
+        .fallback(fallback)
         .with_state(state);
     Ok(middleware::apply(
         router,

@@ -1,9 +1,8 @@
-//! Sign-in, sign-out, the current user and password changes.
+//! Sign-in, sign-out, the language and password changes.
 
 use leptos::prelude::*;
 
 use super::error::AppError;
-use crate::models::SessionUser;
 
 /// Checks the password and sets the session cookie (the page then loads the overview).
 #[server]
@@ -93,20 +92,6 @@ pub async fn sign_out() -> Result<(), AppError> {
     );
     leptos_axum::redirect("/login");
     Ok(())
-}
-
-/// The signed-in user, `None` when nobody is.
-#[server]
-pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
-    match super::context::user().await {
-        Ok(user) => Ok(Some(SessionUser {
-            is_admin: user.role == engine::users::Role::Admin,
-            username: user.username,
-            time_zone: user.time_zone,
-        })),
-        Err(AppError::Unauthorized) => Ok(None),
-        Err(error) => Err(error),
-    }
 }
 
 /// Changes the signed-in user's password; their other sessions end, this one goes on.

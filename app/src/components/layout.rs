@@ -4,7 +4,7 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 
-use super::guard::CurrentUser;
+use super::guard::use_current_user;
 use crate::api::auth::{set_language, sign_out};
 use crate::i18n::{use_locale, use_texts, Locale};
 
@@ -12,7 +12,6 @@ use crate::i18n::{use_locale, use_texts, Locale};
 /// the version.
 #[component]
 pub fn PageFrame(children: Children) -> impl IntoView {
-    let CurrentUser(user) = expect_context::<CurrentUser>();
     let t = use_texts();
     let on_sign_out = move |_| {
         leptos::task::spawn_local(async move {
@@ -21,37 +20,33 @@ pub fn PageFrame(children: Children) -> impl IntoView {
             }
         });
     };
-    let nav = move || {
-        Suspend::new(async move {
-            match user.await {
-                Ok(Some(user)) => Either::Left(view! {
-                    <nav class="site-nav" aria-label=t.nav_label>
-                        <a href="/">{t.nav_overview}</a>
-                        <a href="/purge">{t.nav_purge}</a>
-                        <a href="/tasks">{t.nav_tasks}</a>
-                        <a href="/keys">{t.nav_keys}</a>
-                        {user.is_admin.then(|| view! {
-                            <a href="/admin/users">{t.nav_users}</a>
-                            <a href="/admin/domains">{t.nav_domains}</a>
-                            <a href="/admin/edges">{t.nav_edges}</a>
-                            <a href="/admin/audit">{t.nav_audit}</a>
-                        })}
-                    </nav>
-                    <div class="who">
-                        <span data-testid="signed-in-as">{user.username}</span>
-                        <button class="button link" on:click=on_sign_out>{t.sign_out}</button>
-                    </div>
-                }),
-                _ => Either::Right(view! {
-                    <nav class="site-nav" aria-label=t.nav_label><a href="/login">{t.sign_in}</a></nav>
-                }),
-            }
-        })
+    let nav = match use_current_user() {
+        Some(user) => Either::Left(view! {
+            <nav class="site-nav" aria-label=t.nav_label>
+                <a href="/">{t.nav_overview}</a>
+                <a href="/purge">{t.nav_purge}</a>
+                <a href="/tasks">{t.nav_tasks}</a>
+                <a href="/keys">{t.nav_keys}</a>
+                {user.is_admin.then(|| view! {
+                    <a href="/admin/users">{t.nav_users}</a>
+                    <a href="/admin/domains">{t.nav_domains}</a>
+                    <a href="/admin/edges">{t.nav_edges}</a>
+                    <a href="/admin/audit">{t.nav_audit}</a>
+                })}
+            </nav>
+            <div class="who">
+                <span data-testid="signed-in-as">{user.username}</span>
+                <button class="button link" on:click=on_sign_out>{t.sign_out}</button>
+            </div>
+        }),
+        None => Either::Right(view! {
+            <nav class="site-nav" aria-label=t.nav_label><a href="/login">{t.sign_in}</a></nav>
+        }),
     };
     view! {
         <header class="site-header">
             <a class="brand" href="/">"Purger"</a>
-            <Transition fallback=|| ()>{nav}</Transition>
+            {nav}
             <LanguageSwitch/>
         </header>
         <main class="site-main">{children()}</main>

@@ -22,14 +22,9 @@ fn Keys() -> impl IntoView {
     // Fetched in the browser only: the examples are plain reactive text (no Suspense), the same
     // on the server and at hydration, and then follow the domain and a newly created key.
     let domains = LocalResource::new(my_domains);
-    let username = move || {
-        let crate::components::guard::CurrentUser(user) = expect_context();
-        user.get()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|u| u.username)
-            .unwrap_or_default()
-    };
+    let username = crate::components::guard::use_current_user()
+        .map(|user| user.username)
+        .unwrap_or_default();
     // The examples use this page's own address, known in the browser.
     let origin = RwSignal::new("http://127.0.0.1:3000".to_owned());
     Effect::new(move |_| {
@@ -114,7 +109,7 @@ fn Keys() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Examples origin=origin.into() username=Signal::derive(username) domain=Signal::derive(domain) key=Signal::derive(key)/>
+        <Examples origin=origin.into() username=Signal::stored(username) domain=Signal::derive(domain) key=Signal::derive(key)/>
     }
 }
 

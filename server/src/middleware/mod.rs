@@ -4,7 +4,7 @@
 pub mod client_ip;
 mod deadline;
 mod limits;
-pub mod saved_language;
+pub mod page_user;
 mod server_fns;
 
 use axum::http::{HeaderName, HeaderValue, Request};

@@ -19,6 +19,7 @@ mod hardening;
 mod hostile_input;
 mod languages;
 mod metrics;
+mod pages;
 mod scale_out;
 mod scoped_keys;
 mod secrets;
