@@ -15,5 +15,6 @@ mod node_health;
 mod preferences;
 mod real_edges;
 mod submissions;
+mod task_results;
 mod upgrade;
 mod warming;

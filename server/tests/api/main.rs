@@ -28,4 +28,5 @@ mod seed004;
 mod self_lockout;
 mod sign_in;
 mod v1;
+mod v1_admin;
 mod warming;
