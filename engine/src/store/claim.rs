@@ -1,12 +1,13 @@
 //! The work queue apart from the SQL: a task that starts now gets its domain's node set frozen
-//! (once per domain and claim), every claimed task its lease and what is already done; progress
-//! is written task by task, as long as the lease holds.
+//! (read and digested again only when the fleet changed since the same domain's last one, see
+//! [`FrozenSets`]), every claimed task its lease and what is already done; progress is written
+//! task by task, as long as the lease holds.
 //!
 //! Each backend picks the tasks with its own statement and supplies the others through
 //! [`WorkTx`], inside the transaction of a claim or a progress write.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,9 @@ use crate::tasks::{NodeBitmap, NodeFailure, TaskRecord, TaskStatus};
 /// The statements of the work queue, on a backend's connection.
 #[async_trait]
 pub(super) trait WorkTx: Send {
+    /// The fleet's version: moved on (by the schema's triggers) by every change to the nodes,
+    /// the groups, the domains' groups, and by pruned node sets.
+    async fn fleet_version(&mut self) -> StoreResult<i64>;
     /// The enabled nodes of the groups serving a domain (all of them when `groups` is empty, else
     /// those named), each cache once, in a stable order.
     async fn domain_nodes(
@@ -51,15 +55,73 @@ pub(super) struct Picked {
     pub confirmed: Option<Vec<u8>>,
 }
 
+/// The node set a domain and choice of groups got frozen to, and the fleet version it was
+/// read at.
+#[derive(Clone)]
+struct FrozenSet {
+    version: i64,
+    id: i64,
+    nodes: Arc<NodeSet>,
+}
+
+/// Node sets frozen by this store's claims, by domain and choice of groups: a claim whose fleet
+/// version is the one an entry was read at takes the entry instead of reading the domain's
+/// nodes, digesting and storing them again. The version is read inside the claim's transaction
+/// before the nodes, so an entry is never newer than its version says.
+#[derive(Default)]
+pub(super) struct FrozenSets(Mutex<HashMap<(i64, Vec<String>), FrozenSet>>);
+
+impl std::fmt::Debug for FrozenSets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrozenSets")
+    }
+}
+
+/// Entries kept at most (one per domain and choice of groups in use); past it, all are
+/// dropped and read again as claims need them.
+const FROZEN_SETS_KEPT: usize = 1024;
+
+impl FrozenSets {
+    fn get(&self, key: &(i64, Vec<String>), version: i64) -> Option<FrozenSet> {
+        let sets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sets.get(key).filter(|set| set.version == version).cloned()
+    }
+
+    /// Keeps the sets a claim froze, once its transaction committed (before, their ids may
+    /// still be rolled back).
+    pub(super) fn remember(&self, fresh: FreshSets) {
+        let mut sets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, set) in fresh.0 {
+            if sets.len() >= FROZEN_SETS_KEPT {
+                sets.clear();
+            }
+            sets.insert(key, set);
+        }
+    }
+}
+
+/// The node sets one claim read and froze, for [`FrozenSets::remember`].
+#[derive(Default)]
+pub(super) struct FreshSets(Vec<((i64, Vec<String>), FrozenSet)>);
+
 /// Claims the `picked` tasks through `tx`, in order.
 pub(super) async fn claim(
     tx: &mut impl WorkTx,
     picked: Vec<Picked>,
     request: &ClaimRequest,
-) -> StoreResult<Vec<ClaimedTask>> {
+    cache: &FrozenSets,
+) -> StoreResult<(Vec<ClaimedTask>, FreshSets)> {
     let deadline = request.now + request.task_deadline;
     // One node set per domain and choice of groups.
     let mut frozen: HashMap<(i64, Vec<String>), (i64, Arc<NodeSet>)> = HashMap::new();
+    let mut version = None;
+    let mut fresh = FreshSets::default();
     let mut claimed = Vec::with_capacity(picked.len());
     for Picked {
         mut task,
@@ -77,12 +139,24 @@ pub(super) async fn claim(
                 let (id, nodes) = match frozen.get(&key) {
                     Some((id, nodes)) => (*id, Arc::clone(nodes)),
                     None => {
-                        let nodes = tx.domain_nodes(task.domain_id, &task.groups).await?;
-                        let nodes = Arc::new(nodes);
-                        let (digest, json) = node_set_digest(&nodes)?;
-                        let id = tx.freeze_node_set(digest, json, request.now).await?;
-                        frozen.insert(key, (id, Arc::clone(&nodes)));
-                        (id, nodes)
+                        let version = match version {
+                            Some(version) => version,
+                            None => *version.insert(tx.fleet_version().await?),
+                        };
+                        let set = match cache.get(&key, version) {
+                            Some(set) => set,
+                            None => {
+                                let nodes = tx.domain_nodes(task.domain_id, &task.groups).await?;
+                                let nodes = Arc::new(nodes);
+                                let (digest, json) = node_set_digest(&nodes)?;
+                                let id = tx.freeze_node_set(digest, json, request.now).await?;
+                                let set = FrozenSet { version, id, nodes };
+                                fresh.0.push((key.clone(), set.clone()));
+                                set
+                            }
+                        };
+                        frozen.insert(key, (set.id, Arc::clone(&set.nodes)));
+                        (set.id, set.nodes)
                     }
                 };
                 task.node_set_id = Some(id);
@@ -106,7 +180,7 @@ pub(super) async fn claim(
         }
         claimed.push(task);
     }
-    Ok(claimed)
+    Ok((claimed, fresh))
 }
 
 /// Writes `progress` through `tx`; the tasks whose lease `owner` lost (nothing written for them).

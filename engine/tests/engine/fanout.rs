@@ -22,6 +22,8 @@ const FAST: EdgeBehaviour = EdgeBehaviour {
 on_both_stores! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_cache_listed_in_two_groups_of_a_domain_is_purged_once,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    every_change_to_the_fleet_reaches_the_next_task,
 }
 
 async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backend) {
@@ -56,6 +58,75 @@ async fn a_cache_listed_in_two_groups_of_a_domain_is_purged_once(backend: Backen
         (TaskStatus::Success, 2, 2)
     );
     assert_eq!((shared.count(), other.count()), (1, 1));
+    workers.shutdown().await;
+}
+
+/// Claims reuse the node set they froze for a domain while the fleet stays as it was: a node
+/// added, disabled or enabled, and a group given to the domain, each reach the very next task.
+async fn every_change_to_the_fleet_reaches_the_next_task(backend: Backend) {
+    let t = test_engine(backend).await;
+    let (a, b, c) = (
+        start_sim_edge(FAST).await,
+        start_sim_edge(FAST).await,
+        start_sim_edge(FAST).await,
+    );
+    let actor = Actor::cli();
+    let user = t
+        .developer_with_fleet("dev", "www.example.com", Protocol::Varnish, &[a.addr])
+        .await;
+    let group = "www.example.com-varnish";
+    let workers = t.engine.start_workers();
+    let mut run = 0;
+    let mut purge = || {
+        run += 1;
+        let url = format!("http://www.example.com/{run}.css");
+        let (t, user) = (&t, &user);
+        async move {
+            let report = t.purge_and_wait(user, TargetKind::Url, &url).await;
+            assert_eq!(report.task.status, TaskStatus::Success, "{url}");
+            report.task.total
+        }
+    };
+    assert_eq!(purge().await, 1);
+    assert_eq!(purge().await, 1, "the same fleet again");
+
+    let csv = format!("{},{}\n", b.addr.ip(), b.addr.port());
+    t.engine
+        .import_nodes(&actor, group, &csv)
+        .await
+        .expect("import");
+    assert_eq!(purge().await, 2, "a node added");
+    assert_eq!(b.count(), 1);
+
+    let groups = t.engine.list_groups().await.expect("groups");
+    let node_a = groups
+        .iter()
+        .flat_map(|g| &g.nodes)
+        .find(|n| n.port == a.addr.port())
+        .expect("node a")
+        .id;
+    t.engine
+        .set_node_enabled(&actor, node_a, false)
+        .await
+        .expect("disabled");
+    let asked_a = a.count();
+    assert_eq!(purge().await, 1, "a node disabled");
+    assert_eq!(a.count(), asked_a, "the disabled node is not asked");
+    t.engine
+        .set_node_enabled(&actor, node_a, true)
+        .await
+        .expect("enabled");
+    assert_eq!(purge().await, 2, "the node enabled again");
+
+    t.group_with_nodes("more", Protocol::Varnish, &[c.addr])
+        .await;
+    assert_eq!(purge().await, 2, "a group the domain does not have");
+    t.engine
+        .add_domain(&actor, "www.example.com", &[], &["more".to_owned()])
+        .await
+        .expect("domain");
+    assert_eq!(purge().await, 3, "the group given to the domain");
+    assert_eq!(c.count(), 1);
     workers.shutdown().await;
 }
 

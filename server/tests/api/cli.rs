@@ -73,7 +73,7 @@ impl Cli {
 #[test]
 fn operators_set_up_users_keys_domains_nodes_and_quotas() {
     let cli = Cli::new();
-    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 10);
+    assert_eq!(cli.json(&["migrate"], None)["schema_version"], 11);
     let user = cli.json(
         &["user", "add", "alice", "--developer", "--password-stdin"],
         Some("alice-password\n"),

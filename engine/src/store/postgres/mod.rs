@@ -36,6 +36,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Submissions, committed in groups.
     batches: GroupCommit,
+    /// Node sets frozen by earlier claims, by domain (see `claim::FrozenSets`).
+    frozen: std::sync::Arc<super::claim::FrozenSets>,
 }
 
 impl PgStore {
@@ -53,7 +55,11 @@ impl PgStore {
             .await
             .map_err(StoreError::Open)?;
         let batches = GroupCommit::start(batches::BatchWriter { pool: pool.clone() });
-        Ok(Self { pool, batches })
+        Ok(Self {
+            pool,
+            batches,
+            frozen: std::sync::Arc::default(),
+        })
     }
 
     /// Runs `work` in a transaction detached from the caller (see

@@ -23,6 +23,7 @@ impl WorkQueue for PgStore {
     #[instrument(level = "debug", skip_all, fields(owner = %request.owner), err)]
     async fn claim_tasks(&self, request: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
         let request = request.clone();
+        let frozen = std::sync::Arc::clone(&self.frozen);
         let skip: Vec<i64> = request.skip_users.iter().map(|u| u.0).collect();
         // As in the SQLite store: expired leases first, then up to $3 waiting tasks of each user in
         // turns, the users found by skipping through the `tasks_waiting` index. The rows are locked
@@ -47,18 +48,21 @@ impl WorkQueue for PgStore {
              ORDER BY p.turn, t.seq LIMIT $4
              FOR UPDATE OF t SKIP LOCKED"
         );
-        self.transaction(move |tx| {
-            Box::pin(async move {
-                let query = sqlx::query(&sql).bind(to_millis(request.now)).bind(&skip);
-                let query = query
-                    .bind(i64::from(request.per_user))
-                    .bind(i64::from(request.limit));
-                let found = query.fetch_all(&mut *tx).await?;
-                let picked = found.iter().map(rows::picked).collect::<StoreResult<_>>()?;
-                claim::claim(tx, picked, &request).await
+        let (claimed, fresh) = self
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let query = sqlx::query(&sql).bind(to_millis(request.now)).bind(&skip);
+                    let query = query
+                        .bind(i64::from(request.per_user))
+                        .bind(i64::from(request.limit));
+                    let found = query.fetch_all(&mut *tx).await?;
+                    let picked = found.iter().map(rows::picked).collect::<StoreResult<_>>()?;
+                    claim::claim(tx, picked, &request, &frozen).await
+                })
             })
-        })
-        .await
+            .await?;
+        self.frozen.remember(fresh);
+        Ok(claimed)
     }
 
     #[instrument(level = "debug", skip_all, fields(tasks = progress.len()), err)]
@@ -167,6 +171,13 @@ pub(super) async fn notify_work(tx: &mut PgConnection) -> StoreResult<()> {
 
 #[async_trait]
 impl WorkTx for PgConnection {
+    async fn fleet_version(&mut self) -> StoreResult<i64> {
+        let (version,): (i64,) = sqlx::query_as("SELECT version FROM fleet_version")
+            .fetch_one(self)
+            .await?;
+        Ok(version)
+    }
+
     async fn domain_nodes(
         &mut self,
         domain_id: i64,

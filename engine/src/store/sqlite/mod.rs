@@ -38,6 +38,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Submissions, committed in groups on the writer connection.
     batches: GroupCommit,
+    /// Node sets frozen by earlier claims, by domain (see `claim::FrozenSets`).
+    frozen: std::sync::Arc<super::claim::FrozenSets>,
     /// Held while the store is: the checkpoint task stops once it is dropped.
     _alive: std::sync::Arc<()>,
 }
@@ -80,6 +82,7 @@ impl SqliteStore {
             writer,
             reader,
             batches,
+            frozen: std::sync::Arc::default(),
             _alive: alive,
         })
     }

@@ -48,26 +48,30 @@ impl WorkQueue for SqliteStore {
     #[instrument(level = "debug", skip_all, fields(owner = %request.owner), err)]
     async fn claim_tasks(&self, request: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
         let request = request.clone();
-        self.transaction(move |tx| {
-            Box::pin(async move {
-                let sql = claim_statement(request.skip_users.len());
-                let mut query = sqlx::query(&sql).bind(to_millis(request.now));
-                for user in &request.skip_users {
-                    query = query.bind(user.0);
-                }
-                query = query.bind(i64::from(request.per_user));
-                for user in &request.skip_users {
-                    query = query.bind(user.0);
-                }
-                let found = query
-                    .bind(i64::from(request.limit))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let picked = found.iter().map(rows::picked).collect::<StoreResult<_>>()?;
-                claim::claim(tx, picked, &request).await
+        let frozen = std::sync::Arc::clone(&self.frozen);
+        let (claimed, fresh) = self
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let sql = claim_statement(request.skip_users.len());
+                    let mut query = sqlx::query(&sql).bind(to_millis(request.now));
+                    for user in &request.skip_users {
+                        query = query.bind(user.0);
+                    }
+                    query = query.bind(i64::from(request.per_user));
+                    for user in &request.skip_users {
+                        query = query.bind(user.0);
+                    }
+                    let found = query
+                        .bind(i64::from(request.limit))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let picked = found.iter().map(rows::picked).collect::<StoreResult<_>>()?;
+                    claim::claim(tx, picked, &request, &frozen).await
+                })
             })
-        })
-        .await
+            .await?;
+        self.frozen.remember(fresh);
+        Ok(claimed)
     }
 
     #[instrument(level = "debug", skip_all, fields(tasks = progress.len()), err)]
@@ -168,6 +172,13 @@ impl WorkQueue for SqliteStore {
 
 #[async_trait]
 impl WorkTx for SqliteConnection {
+    async fn fleet_version(&mut self) -> StoreResult<i64> {
+        let (version,): (i64,) = sqlx::query_as("SELECT version FROM fleet_version")
+            .fetch_one(self)
+            .await?;
+        Ok(version)
+    }
+
     async fn domain_nodes(
         &mut self,
         domain_id: i64,
