@@ -27,11 +27,14 @@ async fn metrics_count_targets_node_requests_fanouts_and_the_queue() {
         .0,
         403
     );
+    // The queue depth is read before the counters are rendered: a task that finishes in between
+    // shows as finished and still running in one answer, so wait for both.
     let metrics = wait_for(Duration::from_secs(10), || async {
         let (status, text) = app.get("/metrics").await;
         assert_eq!(status, 200);
-        text.contains("purger_tasks_finished_total{status=\"failed\"} 1")
-            .then_some(text)
+        (text.contains("purger_tasks_finished_total{status=\"failed\"} 1")
+            && text.contains("purger_queue_depth{status=\"running\"} 0"))
+        .then_some(text)
     })
     .await;
     for line in [
