@@ -2,8 +2,9 @@
 # Times the edges page's server functions (`admin_fleet`: counts, filter, search, a page of
 # 100 rows; `admin_fleet_history`: node health over time) against the release build with the
 # demo fleet plus 5 000 imported nodes, one in seven of them failing in the stored health.
-# 30 calls each; prints the median, p90 and max. Needs `scripts/build.sh` first, curl and the
-# sqlite3 command line tool. Uses a fresh data directory and port 3517 (PURGER_BENCH_PORT).
+# 30 calls each; prints the median, p90 and max. Needs `scripts/build.sh` first, curl, python3,
+# strings (binutils) and the sqlite3 command line tool. Uses a fresh data directory and port
+# 3517 (PURGER_BENCH_PORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PURGER_BENCH_PORT:-3517}

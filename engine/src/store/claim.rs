@@ -55,6 +55,9 @@ pub(super) struct Picked {
     pub confirmed: Option<Vec<u8>>,
 }
 
+/// A domain and a choice of its groups (none: all of them).
+type SetKey = (i64, Vec<String>);
+
 /// The node set a domain and choice of groups got frozen to, and the fleet version it was
 /// read at.
 #[derive(Clone)]
@@ -69,7 +72,7 @@ struct FrozenSet {
 /// nodes, digesting and storing them again. The version is read inside the claim's transaction
 /// before the nodes, so an entry is never newer than its version says.
 #[derive(Default)]
-pub(super) struct FrozenSets(Mutex<HashMap<(i64, Vec<String>), FrozenSet>>);
+pub(super) struct FrozenSets(Mutex<HashMap<SetKey, FrozenSet>>);
 
 impl std::fmt::Debug for FrozenSets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,7 +85,7 @@ impl std::fmt::Debug for FrozenSets {
 const FROZEN_SETS_KEPT: usize = 1024;
 
 impl FrozenSets {
-    fn get(&self, key: &(i64, Vec<String>), version: i64) -> Option<FrozenSet> {
+    fn get(&self, key: &SetKey, version: i64) -> Option<FrozenSet> {
         let sets = self
             .0
             .lock()
@@ -90,38 +93,75 @@ impl FrozenSets {
         sets.get(key).filter(|set| set.version == version).cloned()
     }
 
-    /// Keeps the sets a claim froze, once its transaction committed (before, their ids may
-    /// still be rolled back).
-    pub(super) fn remember(&self, fresh: FreshSets) {
+    /// Keeps the sets a claim read and froze, once its transaction committed (before, their
+    /// ids may still be rolled back).
+    pub(super) fn remember(&self, mut claim: ClaimSets) {
         let mut sets = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (key, set) in fresh.0 {
-            if sets.len() >= FROZEN_SETS_KEPT {
-                sets.clear();
+        for key in claim.read {
+            if let Some(set) = claim.used.remove(&key) {
+                if sets.len() >= FROZEN_SETS_KEPT {
+                    sets.clear();
+                }
+                sets.insert(key, set);
             }
-            sets.insert(key, set);
         }
     }
 }
 
-/// The node sets one claim read and froze, for [`FrozenSets::remember`].
+/// The node sets one claim uses: the fleet version it read (once), each set by key, and which
+/// of them it read and froze itself (for [`FrozenSets::remember`]).
 #[derive(Default)]
-pub(super) struct FreshSets(Vec<((i64, Vec<String>), FrozenSet)>);
+pub(super) struct ClaimSets {
+    version: Option<i64>,
+    used: HashMap<SetKey, FrozenSet>,
+    read: Vec<SetKey>,
+}
 
-/// Claims the `picked` tasks through `tx`, in order.
+impl ClaimSets {
+    /// The node set of `domain_id` and `groups` for a task starting `now`: this claim's, else
+    /// the cached one of the same fleet version, else read, digested and frozen through `tx`.
+    async fn node_set(
+        &mut self,
+        tx: &mut impl WorkTx,
+        cache: &FrozenSets,
+        (domain_id, groups): (i64, &[String]),
+        now: DateTime<Utc>,
+    ) -> StoreResult<FrozenSet> {
+        let key = (domain_id, groups.to_vec());
+        if let Some(set) = self.used.get(&key) {
+            return Ok(set.clone());
+        }
+        let version = match self.version {
+            Some(version) => version,
+            None => *self.version.insert(tx.fleet_version().await?),
+        };
+        let set = match cache.get(&key, version) {
+            Some(set) => set,
+            None => {
+                let nodes = Arc::new(tx.domain_nodes(domain_id, groups).await?);
+                let (digest, json) = node_set_digest(&nodes)?;
+                let id = tx.freeze_node_set(digest, json, now).await?;
+                self.read.push(key.clone());
+                FrozenSet { version, id, nodes }
+            }
+        };
+        self.used.insert(key, set.clone());
+        Ok(set)
+    }
+}
+
+/// Claims the `picked` tasks through `tx`, in order; also what it froze, for the cache.
 pub(super) async fn claim(
     tx: &mut impl WorkTx,
     picked: Vec<Picked>,
     request: &ClaimRequest,
     cache: &FrozenSets,
-) -> StoreResult<(Vec<ClaimedTask>, FreshSets)> {
+) -> StoreResult<(Vec<ClaimedTask>, ClaimSets)> {
     let deadline = request.now + request.task_deadline;
-    // One node set per domain and choice of groups.
-    let mut frozen: HashMap<(i64, Vec<String>), (i64, Arc<NodeSet>)> = HashMap::new();
-    let mut version = None;
-    let mut fresh = FreshSets::default();
+    let mut sets = ClaimSets::default();
     let mut claimed = Vec::with_capacity(picked.len());
     for Picked {
         mut task,
@@ -135,34 +175,17 @@ pub(super) async fn claim(
                 NodeBitmap::from_bytes(confirmed.unwrap_or_default()),
             ),
             None => {
-                let key = (task.domain_id, task.groups.clone());
-                let (id, nodes) = match frozen.get(&key) {
-                    Some((id, nodes)) => (*id, Arc::clone(nodes)),
-                    None => {
-                        let version = match version {
-                            Some(version) => version,
-                            None => *version.insert(tx.fleet_version().await?),
-                        };
-                        let set = match cache.get(&key, version) {
-                            Some(set) => set,
-                            None => {
-                                let nodes = tx.domain_nodes(task.domain_id, &task.groups).await?;
-                                let nodes = Arc::new(nodes);
-                                let (digest, json) = node_set_digest(&nodes)?;
-                                let id = tx.freeze_node_set(digest, json, request.now).await?;
-                                let set = FrozenSet { version, id, nodes };
-                                fresh.0.push((key.clone(), set.clone()));
-                                set
-                            }
-                        };
-                        frozen.insert(key, (set.id, Arc::clone(&set.nodes)));
-                        (set.id, set.nodes)
-                    }
-                };
-                task.node_set_id = Some(id);
-                task.total = nodes.len() as u32;
+                let set = sets
+                    .node_set(tx, cache, (task.domain_id, &task.groups), request.now)
+                    .await?;
+                task.node_set_id = Some(set.id);
+                task.total = set.nodes.len() as u32;
                 task.started_at = Some(request.now);
-                (id, Some(nodes), NodeBitmap::new(task.total as usize))
+                (
+                    set.id,
+                    Some(set.nodes),
+                    NodeBitmap::new(task.total as usize),
+                )
             }
         };
         task.status = TaskStatus::Running;
@@ -180,7 +203,7 @@ pub(super) async fn claim(
         }
         claimed.push(task);
     }
-    Ok((claimed, fresh))
+    Ok((claimed, sets))
 }
 
 /// Writes `progress` through `tx`; the tasks whose lease `owner` lost (nothing written for them).

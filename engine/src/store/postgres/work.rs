@@ -48,7 +48,7 @@ impl WorkQueue for PgStore {
              ORDER BY p.turn, t.seq LIMIT $4
              FOR UPDATE OF t SKIP LOCKED"
         );
-        let (claimed, fresh) = self
+        let (claimed, sets) = self
             .transaction(move |tx| {
                 Box::pin(async move {
                     let query = sqlx::query(&sql).bind(to_millis(request.now)).bind(&skip);
@@ -61,7 +61,7 @@ impl WorkQueue for PgStore {
                 })
             })
             .await?;
-        self.frozen.remember(fresh);
+        self.frozen.remember(sets);
         Ok(claimed)
     }
 

@@ -49,7 +49,7 @@ impl WorkQueue for SqliteStore {
     async fn claim_tasks(&self, request: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
         let request = request.clone();
         let frozen = std::sync::Arc::clone(&self.frozen);
-        let (claimed, fresh) = self
+        let (claimed, sets) = self
             .transaction(move |tx| {
                 Box::pin(async move {
                     let sql = claim_statement(request.skip_users.len());
@@ -70,7 +70,7 @@ impl WorkQueue for SqliteStore {
                 })
             })
             .await?;
-        self.frozen.remember(fresh);
+        self.frozen.remember(sets);
         Ok(claimed)
     }
 
