@@ -38,7 +38,9 @@ tools_pid=$!
 log "cargo build --release -p server  and  cargo build -p frontend --target wasm32-unknown-unknown (about 12 minutes the first time on 2 cores; logs: $server_log $front_log)"
 CARGO_TARGET_DIR=$target cargo build --locked --release -p server --bin purger >"$server_log" 2>&1 &
 server_pid=$!
-CARGO_TARGET_DIR=$front_target cargo build --locked -p frontend --lib \
+# --emit-relocs: wasm-split needs the linker's relocations to cut the module at the lazy routes.
+RUSTFLAGS="${RUSTFLAGS:-} -Clink-args=--emit-relocs" CARGO_TARGET_DIR=$front_target \
+  cargo build --locked -p frontend --lib \
   --target wasm32-unknown-unknown --profile wasm-release >"$front_log" 2>&1 &
 front_pid=$!
 
@@ -50,15 +52,21 @@ if [ "$failed" -eq 0 ] && [ -f "$pkg/purger.wasm" ] && [ "$pkg/purger.wasm" -nt 
   && [ "$pkg/purger.css" -nt style/main.css ] && [ "$pkg/purger.wasm" -nt Cargo.lock ]; then
   log "target/site/pkg is up to date"
 elif [ "$failed" -eq 0 ]; then
-  # Bindings and size optimisation while the server may still be compiling.
+  # The lazy routes split out (purger-wasm-split: the main module, one module per lazily loaded
+  # part, their loader and the manifest the server reads for preload links), then bindings for
+  # the main module and size optimisation of every module, while the server may still compile.
   staging=$(mktemp -d)
-  wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name purger \
-    "$front_wasm"
-  # The features rustc enables by default for wasm32-unknown-unknown.
-  wasm-opt -Oz --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-reference-types --enable-multivalue \
-    -o "$staging/purger.wasm" "$staging/purger_bg.wasm"
-  rm "$staging/purger_bg.wasm"
+  purger-wasm-split "$front_wasm" "$staging" purger
+  # --keep-lld-exports, --no-demangle: the split parts import the main module's functions by
+  # their linker names.
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-dir "$staging" \
+    --out-name purger "$staging/purger_split.wasm"
+  rm "$staging/purger_split.wasm"
+  mv "$staging/purger_bg.wasm" "$staging/purger.wasm"
+  # Every module, two at a time; with the features rustc enables by default for wasm32.
+  find "$staging" -name '*.wasm' -print0 | xargs -0 -P 2 -I{} wasm-opt -Oz --enable-bulk-memory \
+    --enable-mutable-globals --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-reference-types --enable-multivalue -o {} {}
   cp style/main.css "$staging/purger.css"
   mkdir -p "$site"
   rm -rf "$pkg"
@@ -68,4 +76,4 @@ fi
 wait "$server_pid" || { log "server build failed:"; cat "$server_log" >&2; failed=1; }
 [ "$failed" -eq 0 ] || exit 1
 grep -E '^(warning|error)' "$server_log" "$front_log" >&2 || true
-log "built target/release/purger and target/site/pkg ($(du -b "$pkg/purger.wasm" | cut -f1) bytes of WASM)"
+log "built target/release/purger and target/site/pkg ($(du -b "$pkg/purger.wasm" | cut -f1) bytes of main WASM, $(ls "$pkg"/*.wasm | wc -l) modules)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build tools scripts/build.sh needs, without downloading anything outside the
-# package registries: the wasm32 target, wasm-bindgen-cli at the exact version of Cargo.lock, and
-# wasm-opt from npm's `binaryen`. Idempotent and quick when everything is already there.
+# package registries: the wasm32 target, wasm-bindgen-cli at the exact version of Cargo.lock,
+# wasm-opt from npm's `binaryen`, and purger-wasm-split (tools/wasm-split, which cuts the WASM at
+# the dashboard's lazy routes). Idempotent and quick when everything is already there.
 # (cargo-leptos is not needed; install it yourself for `cargo leptos watch`.)
 set -euo pipefail
 
@@ -78,4 +79,11 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   (cd "$tools_dir" && npm install --silent --no-audit --no-fund "binaryen@$BINARYEN_VERSION")
 fi
 
-log "build tools ready: $(wasm-bindgen --version), $(wasm-opt --version)"
+# The version in tools/wasm-split/Cargo.toml says when an installed one is out of date.
+SPLIT_VERSION=$(awk -F'"' '/^version = /{print $2; exit}' "$here/tools/wasm-split/Cargo.toml")
+if ! purger-wasm-split --version 2>/dev/null | grep -qx "purger-wasm-split $SPLIT_VERSION"; then
+  log "building purger-wasm-split (tools/wasm-split; about a minute the first time)"
+  CARGO_TARGET_DIR="$tools_dir/target" cargo install --locked --force --path "$here/tools/wasm-split" --quiet
+fi
+
+log "build tools ready: $(wasm-bindgen --version), $(wasm-opt --version), $(purger-wasm-split --version)"

@@ -9,6 +9,7 @@ pub mod components;
 pub mod i18n;
 pub mod models;
 pub mod pages;
+pub mod routes;
 
 mod shell;
 

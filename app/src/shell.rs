@@ -3,16 +3,13 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 use crate::components::guard::{initial_user, provide_current_user};
 use crate::components::layout::{NotFound, PageFrame};
-use crate::pages::admin::{
-    audit::AuditPage, domains::DomainsPage, edges::EdgesPage, users::UsersPage,
-};
-use crate::pages::{
-    batch::BatchPage, keys::KeysPage, login::LoginPage, overview::OverviewPage, purge::PurgePage,
-    task::TaskPage, tasks::TasksPage,
+use crate::routes::{
+    AuditRoute, BatchRoute, DomainsRoute, EdgesRoute, KeysRoute, LoginRoute, OverviewRoute,
+    PurgeRoute, TaskRoute, TasksRoute, UsersRoute,
 };
 
 /// The whole HTML document the server renders around [`App`].
@@ -69,32 +66,41 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     crate::i18n::provide_locale();
     provide_current_user();
-    // Effects only run in the browser: the marker tells tests (and people) hydration finished.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Stylesheet id="purger" href="/pkg/purger.css"/>
         <Title text="Purger"/>
         <Router>
             <PageFrame>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=OverviewPage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/purge") view=PurgePage/>
-                    <Route path=path!("/tasks") view=TasksPage/>
-                    <Route path=path!("/tasks/:id") view=TaskPage/>
-                    <Route path=path!("/batches/:id") view=BatchPage/>
-                    <Route path=path!("/keys") view=KeysPage/>
-                    <Route path=path!("/admin/users") view=UsersPage/>
-                    <Route path=path!("/admin/domains") view=DomainsPage/>
-                    <Route path=path!("/admin/edges") view=EdgesPage/>
-                    <Route path=path!("/admin/audit") view=AuditPage/>
+                <Routes fallback=|| {
+                    mark_hydrated();
+                    view! { <NotFound/> }
+                }>
+                    <Route path=path!("/") view={Lazy::<OverviewRoute>::new()}/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=path!("/purge") view={Lazy::<PurgeRoute>::new()}/>
+                    <Route path=path!("/tasks") view={Lazy::<TasksRoute>::new()}/>
+                    <Route path=path!("/tasks/:id") view={Lazy::<TaskRoute>::new()}/>
+                    <Route path=path!("/batches/:id") view={Lazy::<BatchRoute>::new()}/>
+                    <Route path=path!("/keys") view={Lazy::<KeysRoute>::new()}/>
+                    <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()}/>
+                    <Route path=path!("/admin/domains") view={Lazy::<DomainsRoute>::new()}/>
+                    <Route path=path!("/admin/edges") view={Lazy::<EdgesRoute>::new()}/>
+                    <Route path=path!("/admin/audit") view={Lazy::<AuditRoute>::new()}/>
                 </Routes>
             </PageFrame>
         </Router>
     }
+}
+
+/// Marks `<body data-hydrated="true">` once the page that calls it has hydrated (an effect runs
+/// in the browser only, after the view that made it): the marker tells tests, and people, that
+/// the page's buttons work. Each page calls it, since a lazy route's page hydrates after its WASM
+/// part has loaded, later than the shell.
+pub(crate) fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 }

@@ -4,5 +4,6 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Asynchronously: the page a lazy route shows may have to load its WASM part first.
+    leptos::mount::hydrate_lazy(app::App);
 }
