@@ -1,5 +1,5 @@
 //! The router's pages as lazy routes: each page's code is split out of the main WASM module
-//! (`scripts/build.sh` runs `wasm-split`) and fetched when a page first needs it, so the browser
+//! (`scripts/build.sh` runs `purger-wasm-split`, `tools/wasm-split/`) and fetched when a page first needs it, so the browser
 //! downloads the shell and the page it opens, not the whole dashboard.
 
 use leptos::prelude::*;
